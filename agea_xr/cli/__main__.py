@@ -1,0 +1,7 @@
+"""``python -m agea_xr.cli``."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

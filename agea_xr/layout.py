@@ -1,0 +1,253 @@
+"""Facts of the IBL release of the Allen Gene Expression Atlas, in one place.
+
+Every file name, shape, dtype, size, hash and geometric constant that the rest of
+the package relies on is stated here, and nowhere else. The numbers are those of
+the public bucket ``s3://ibl-brain-wide-map-public/atlas/agea/`` and of
+``iblatlas.genomics.agea.load_atlas`` (see the package documentation, "The data").
+
+This module imports nothing heavier than numpy.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Final
+
+import numpy as np
+
+__all__ = [
+    "AP",
+    "BREGMA_UM",
+    "BUCKET_URL",
+    "CITATION",
+    "DIMS",
+    "DV",
+    "EXPERIMENT",
+    "FILES",
+    "GRID_SHAPE",
+    "IMAGE_FILE",
+    "LABEL_FILE",
+    "LEFT_ML_MAX_INDEX",
+    "MISSING",
+    "ML",
+    "N_EXPERIMENTS",
+    "N_GENES",
+    "PINNED",
+    "PINNED_VERSION",
+    "RAW_DTYPE",
+    "RESOLUTION_UM",
+    "TABLE_FILE",
+    "VARIANTS",
+    "VOLUME_BYTES",
+    "VOXELS_PER_VOLUME",
+    "ap_coords",
+    "binary_file",
+    "coords",
+    "dv_coords",
+    "ml_coords",
+]
+
+# --- the grid ----------------------------------------------------------------
+EXPERIMENT: Final = "experiment"
+ML: Final = "ml"
+DV: Final = "dv"
+AP: Final = "ap"
+#: Dimension order of one raw volume, then of the whole binary.
+GRID_DIMS: Final = (ML, DV, AP)
+DIMS: Final = (EXPERIMENT, ML, DV, AP)
+#: Shape of one volume, (ML, DV, AP), C order.
+GRID_SHAPE: Final = (58, 41, 67)
+VOXELS_PER_VOLUME: Final = 58 * 41 * 67  # 159,326
+#: dtype of the raw binaries: little-endian IEEE half precision.
+RAW_DTYPE: Final = np.dtype("<f2")
+VOLUME_BYTES: Final = VOXELS_PER_VOLUME * RAW_DTYPE.itemsize  # 318,652
+#: Rows of the published table (and volumes of each published binary).
+N_EXPERIMENTS: Final = 4345
+N_GENES: Final = 4082
+#: Value of "no measurement" in the raw volumes (the Allen grid convention).
+MISSING: Final = -1.0
+
+# --- geometry (iblatlas convention: metres from bregma, x=ML right+, y=AP anterior+,
+# z=DV dorsal+) ------------------------------------------------------------------
+RESOLUTION_UM: Final = 200.0
+#: Bregma in Allen CCF micrometres, as ``iblatlas.atlas.ALLEN_CCF_LANDMARKS_MLAPDV_UM``.
+BREGMA_UM: Final = MappingProxyType({ML: 5739.0, AP: 5400.0, DV: 332.0})
+#: Voxels with ``i_ml <= LEFT_ML_MAX_INDEX`` are the left hemisphere (x < 0).
+LEFT_ML_MAX_INDEX: Final = 28
+
+
+def ml_coords() -> np.ndarray:
+    """Medio-lateral voxel centres in metres (right positive), increasing.
+
+    Returns
+    -------
+    numpy.ndarray
+        58 float64 values from -5.739e-3 to 5.661e-3.
+
+    Examples
+    --------
+    >>> ml_coords()[[0, -1]]
+    array([-0.005739,  0.005661])
+    """
+    return (RESOLUTION_UM * np.arange(GRID_SHAPE[0]) - BREGMA_UM[ML]) * 1e-6
+
+
+def dv_coords() -> np.ndarray:
+    """Dorso-ventral voxel centres in metres (dorsal positive), decreasing.
+
+    Returns
+    -------
+    numpy.ndarray
+        41 float64 values from 3.32e-4 to -7.668e-3.
+
+    Examples
+    --------
+    >>> dv_coords()[[0, -1]]
+    array([ 0.000332, -0.007668])
+    """
+    return (BREGMA_UM[DV] - RESOLUTION_UM * np.arange(GRID_SHAPE[1])) * 1e-6
+
+
+def ap_coords() -> np.ndarray:
+    """Antero-posterior voxel centres in metres (anterior positive), decreasing.
+
+    Returns
+    -------
+    numpy.ndarray
+        67 float64 values from 5.4e-3 to -7.8e-3.
+
+    Examples
+    --------
+    >>> ap_coords()[[0, -1]]
+    array([ 0.0054, -0.0078])
+    """
+    return (BREGMA_UM[AP] - RESOLUTION_UM * np.arange(GRID_SHAPE[2])) * 1e-6
+
+
+def coords() -> dict[str, np.ndarray]:
+    """The three spatial coordinates, keyed by dimension name.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        ``{"ml": ..., "dv": ..., "ap": ...}`` in metres.
+    """
+    return {ML: ml_coords(), DV: dv_coords(), AP: ap_coords()}
+
+
+#: CF attributes of the spatial coordinates.
+COORD_ATTRS: Final = MappingProxyType(
+    {
+        ML: {
+            "units": "m",
+            "long_name": "medio-lateral position from bregma (right positive)",
+            "standard_name": "projection_x_coordinate",
+            "axis": "X",
+        },
+        AP: {
+            "units": "m",
+            "long_name": "antero-posterior position from bregma (anterior positive)",
+            "standard_name": "projection_y_coordinate",
+            "axis": "Y",
+        },
+        DV: {
+            "units": "m",
+            "long_name": "dorso-ventral position from bregma (dorsal positive)",
+            "standard_name": "projection_z_coordinate",
+            "axis": "Z",
+            "positive": "up",
+        },
+    }
+)
+
+# --- files ---------------------------------------------------------------------
+TABLE_FILE: Final = "gene-expression.pqt"
+LABEL_FILE: Final = "label.npy"
+IMAGE_FILE: Final = "image.npy"
+#: Variant name -> binary file name.
+VARIANTS: Final = MappingProxyType(
+    {"raw": "gene-expression.bin", "processed": "gene-expression-processed.bin"}
+)
+#: Every file of the release, for listings.
+FILES: Final = (TABLE_FILE, LABEL_FILE, IMAGE_FILE, *VARIANTS.values())
+#: The version marker is a file named ``<date>.version`` in the release folder.
+VERSION_SUFFIX: Final = ".version"
+#: Columns of the parquet table.
+TABLE_ID_COLUMN: Final = "id"
+TABLE_GENE_COLUMN: Final = "gene"
+
+
+def binary_file(variant: str) -> str:
+    """File name of the expression binary of a variant.
+
+    Parameters
+    ----------
+    variant : {"raw", "processed"}
+        ``"raw"``: the volumes as published by the Allen Institute (``-1`` = no
+        measurement); ``"processed"``: hemispheres merged, PPCA-imputed and
+        curtaining-corrected by IBL (no missing values).
+
+    Returns
+    -------
+    str
+        The file name inside the release folder.
+
+    Raises
+    ------
+    ValueError
+        If ``variant`` is not one of the known variants.
+
+    Examples
+    --------
+    >>> binary_file("processed")
+    'gene-expression-processed.bin'
+    """
+    try:
+        return VARIANTS[variant]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"Unknown variant {variant!r}: choose one of {sorted(VARIANTS)} "
+            "('raw' for the Allen volumes with -1 for missing, 'processed' for the "
+            "IBL-imputed volumes)."
+        ) from None
+
+
+# --- the published release -----------------------------------------------------
+BUCKET_URL: Final = "s3://ibl-brain-wide-map-public/atlas/agea"
+BUCKET_REGION: Final = "us-east-1"
+#: The release the sha256 pins below were published for.
+PINNED_VERSION: Final = "2025-03-18"
+#: file name -> (size in bytes or None when unknown, sha256 or None when unpublished).
+PINNED: Final = MappingProxyType(
+    {
+        "gene-expression.bin": (
+            N_EXPERIMENTS * VOLUME_BYTES,
+            "86b4997133435f830c33941e443d86baf1ef4195a8eb6343f5a9df2523f8e69d",
+        ),
+        "gene-expression-processed.bin": (N_EXPERIMENTS * VOLUME_BYTES, None),
+        "gene-expression.pqt": (
+            None,
+            "90433973765b0361921c48dc70bce8291885c427d23d930b1eb6617348024572",
+        ),
+        "label.npy": (
+            None,
+            "0a09957f2e6b9c70081928e15587e9f3b97382ac7a79baa2788160206ad8a81a",
+        ),
+        "image.npy": (
+            None,
+            "665d671ad51976e9e0680da43eab8b74d5d6e84c11c230be31451c00d3ea71ba",
+        ),
+    }
+)
+#: iblatlas keeps its copy here, below the ONE cache directory.
+IBLATLAS_CACHE_SUBDIR: Final = ("histology", "ATLAS", "Needles", "Allen", "agea")
+
+CITATION: Final = (
+    "Lein ES et al. (2007) Genome-wide atlas of gene expression in the adult mouse "
+    "brain. Nature 445:168-176. doi:10.1038/nature05453; "
+    "Ng L et al. (2009) An anatomic gene expression atlas of the adult mouse brain. "
+    "Nat Neurosci 12:356-362. doi:10.1038/nn.2281; "
+    "International Brain Laboratory, iblatlas (AGEA release on the "
+    "ibl-brain-wide-map-public bucket). Data: Allen Mouse Brain Atlas, "
+    "Allen Institute for Brain Science, https://mouse.brain-map.org."
+)

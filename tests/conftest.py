@@ -1,0 +1,53 @@
+"""Shared fixtures: synthetic datasets in the real format, the real Allen sample.
+
+Fixtures of a single feature live in that feature's test module; fixtures used
+by several modules live here.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agea_xr import layout
+from agea_xr.testing import write_synthetic
+
+#: The real Allen downloads shipped beside the project (shared/data/allen).
+ALLEN_DIR = Path(
+    os.environ.get(
+        "AGEA_XR_ALLEN_DIR", Path(__file__).resolve().parents[1].parent / "shared/data/allen"
+    )
+)
+N_SYNTHETIC = 12
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path, monkeypatch):
+    """Point the cache (and any home-based config) at a temporary folder."""
+    monkeypatch.setenv("AGEA_XR_CACHE", str(tmp_path / "agea-cache"))
+
+
+@pytest.fixture(scope="session")
+def synthetic_dir(tmp_path_factory) -> Path:
+    """A 12-experiment dataset with both variants, a version marker, label and image."""
+    folder = tmp_path_factory.mktemp("agea") / "agea"
+    return write_synthetic(folder, N_SYNTHETIC, variants=("raw", "processed"))
+
+
+@pytest.fixture(scope="session")
+def synthetic_raw(synthetic_dir) -> np.ndarray:
+    """The raw float16 content of the synthetic binary, read with plain numpy."""
+    return np.fromfile(synthetic_dir / layout.VARIANTS["raw"], dtype=layout.RAW_DTYPE).reshape(
+        N_SYNTHETIC, *layout.GRID_SHAPE
+    )
+
+
+@pytest.fixture(scope="session")
+def allen_dir() -> Path:
+    """The folder of real Allen grid downloads."""
+    if not (ALLEN_DIR / "P56_Mouse_gridAnnotation.zip").is_file():
+        pytest.fail(f"The real Allen sample is missing from {ALLEN_DIR}: set AGEA_XR_ALLEN_DIR.")
+    return ALLEN_DIR
