@@ -10,6 +10,7 @@ Examples
 
 from __future__ import annotations
 
+from . import accessor as _accessor  # noqa: F401  (registers .agea)
 from .dataset import open_dataset
 from .sample import open_sample, sample_path
 
