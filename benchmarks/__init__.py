@@ -1,0 +1,1 @@
+"""Benchmarks of agea-xr against plain numpy baselines (not run in tests or CI)."""

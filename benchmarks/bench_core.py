@@ -1,0 +1,73 @@
+"""Core rows: open, read one experiment, full-pass mean; numpy memmap baselines."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from agea_xr import layout, open_dataset
+from benchmarks.common import Case, memmap
+
+MIDDLE = layout.N_EXPERIMENTS // 2
+
+
+def _open_xr(folder):
+    return open_dataset(folder)
+
+
+def _one_memmap(mm):
+    v = np.array(mm[MIDDLE], dtype=np.float32)
+    v[v == -1] = np.nan
+    return v
+
+
+def _one_xr(ds):
+    return ds.expression.isel(experiment=MIDDLE).values
+
+
+def _one_lazy(ds):
+    return ds.expression.isel(experiment=MIDDLE).values
+
+
+def _mean_memmap(mm):
+    # the plain numpy full pass: float32 mean over experiments, -1 excluded
+    total = np.zeros(layout.GRID_SHAPE, np.float64)
+    count = np.zeros(layout.GRID_SHAPE, np.int64)
+    for start in range(0, mm.shape[0], 32):
+        block = np.asarray(mm[start : start + 32], dtype=np.float32)
+        ok = block != -1
+        total += np.where(ok, block, 0).sum(axis=0)
+        count += ok.sum(axis=0)
+    return total / count
+
+
+def _mean_xr(ds):
+    return ds.expression.mean("experiment").values
+
+
+CASES = [
+    Case("open: np.memmap", run=memmap, repeat=7),
+    Case("open: agea_xr.open_dataset", run=_open_xr, baseline="open: np.memmap", repeat=7),
+    Case("one experiment: np.memmap + decode", run=_one_memmap, setup=memmap, repeat=20),
+    Case(
+        "one experiment: dask (default chunks)",
+        run=_one_xr,
+        setup=open_dataset,
+        baseline="one experiment: np.memmap + decode",
+        repeat=20,
+    ),
+    Case(
+        "one experiment: lazy (chunks=None)",
+        run=_one_lazy,
+        setup=lambda f: open_dataset(f, chunks=None),
+        baseline="one experiment: np.memmap + decode",
+        repeat=20,
+    ),
+    Case("full-pass mean: np.memmap", run=_mean_memmap, setup=memmap, repeat=3),
+    Case(
+        "full-pass mean: agea_xr (dask)",
+        run=_mean_xr,
+        setup=open_dataset,
+        baseline="full-pass mean: np.memmap",
+        repeat=3,
+    ),
+]
