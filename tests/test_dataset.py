@@ -370,3 +370,9 @@ def test_backend_import_is_cheap():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_any_experiment_chunking_is_accepted_silently(synthetic_dir, synthetic_raw):
+    ds = agea_xr.open_dataset(synthetic_dir, chunks={"experiment": 5})
+    assert ds.expression.chunks[0] == (5, 5, 2)
+    np.testing.assert_array_equal(ds.expression.values, decoded(synthetic_raw))
