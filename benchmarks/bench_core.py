@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from agea_xr import layout, open_dataset
 from benchmarks.common import Case, memmap
 
 MIDDLE = layout.N_EXPERIMENTS // 2
+
+
+def _open_iblatlas_style(folder):
+    # what iblatlas.genomics.agea.load() does once its files are cached
+    table = pd.read_parquet(folder / layout.TABLE_FILE)
+    label = np.load(folder / layout.LABEL_FILE)
+    image = np.load(folder / layout.IMAGE_FILE)
+    return table, memmap(folder), label, image
 
 
 def _open_xr(folder):
@@ -46,7 +55,13 @@ def _mean_xr(ds):
 
 CASES = [
     Case("open: np.memmap", run=memmap, repeat=7),
-    Case("open: agea_xr.open_dataset", run=_open_xr, baseline="open: np.memmap", repeat=7),
+    Case("open: iblatlas-style (parquet + npy + memmap)", run=_open_iblatlas_style, repeat=7),
+    Case(
+        "open: agea_xr.open_dataset",
+        run=_open_xr,
+        baseline="open: iblatlas-style (parquet + npy + memmap)",
+        repeat=7,
+    ),
     Case("one experiment: np.memmap + decode", run=_one_memmap, setup=memmap, repeat=20),
     Case(
         "one experiment: dask (default chunks)",
