@@ -1,0 +1,348 @@
+"""Pictures: a slice of an expression volume in physical units, with region boundaries.
+
+Orientation is that of iblatlas' ``BrainAtlas.plot_cslice``/``plot_sslice``/
+``plot_hslice``: coronal sections show ML across (left hemisphere on the left)
+and DV up (dorsal up); sagittal sections show AP across with anterior on the
+left and dorsal up; horizontal sections show ML across and AP up (anterior up).
+Axes are in millimetres from bregma and drawn to scale, with voxel edges (not
+centres) at the image border. matplotlib is imported inside the functions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from .layout import AP, DV, EXPERIMENT, ML, RESOLUTION_UM
+
+__all__ = ["FIGSIZE", "PLANES", "boundary_segments", "plot_slice"]
+
+#: Slicing dimension -> (plane name, horizontal dim, vertical dim).
+PLANES = {
+    AP: ("coronal", ML, DV),
+    ML: ("sagittal", AP, DV),
+    DV: ("horizontal", ML, AP),
+}
+_AXIS_NAMES = {ML: "ML", AP: "AP", DV: "DV"}
+#: Figure size (inches) per slicing dimension, for the shapes of the sections.
+FIGSIZE = {AP: (6.6, 4.8), ML: (7.6, 4.0), DV: (6.0, 6.4)}
+
+
+def _volume(obj: xr.Dataset | xr.DataArray, gene: str | None) -> xr.DataArray:
+    """The 3-D volume to draw: one gene (NaN-aware mean of its experiments)."""
+    from .genes import gene as gene_volume
+
+    if isinstance(obj, xr.Dataset):
+        if gene is None:
+            symbols = list(dict.fromkeys(str(s) for s in obj["gene"].values))
+            if len(symbols) != 1:
+                shown = ", ".join(symbols[:5]) + (", ..." if len(symbols) > 5 else "")
+                raise ValueError(
+                    f"Which gene? This dataset holds {len(symbols)} genes ({shown}): pass "
+                    "gene='Pdyn' (for example)."
+                )
+            gene = symbols[0]
+        return gene_volume(obj, gene, combine="mean")
+    if EXPERIMENT in obj.dims:
+        if gene is not None:
+            return gene_volume(obj, gene, combine="mean")
+        if obj.sizes[EXPERIMENT] == 1:
+            return obj.isel({EXPERIMENT: 0})
+        raise ValueError(
+            f"This DataArray holds {obj.sizes[EXPERIMENT]} experiments: pass gene=... or "
+            "select one experiment first."
+        )
+    if gene is not None:
+        raise ValueError(
+            f"gene={gene!r} selects experiments, but this DataArray has no 'experiment' "
+            f"dimension (dims {tuple(obj.dims)}): it is one volume already; drop gene=."
+        )
+    return obj
+
+
+def _pick_plane(vol: xr.DataArray, ap, ml, dv) -> tuple[str, int, float]:
+    given = {d: v for d, v in ((AP, ap), (ML, ml), (DV, dv)) if v is not None}
+    if len(given) != 1:
+        raise ValueError(
+            f"Give exactly one of ap=, ml=, dv= (metres from bregma, e.g. ap=-2.0e-3), got "
+            f"{given or 'none'}."
+        )
+    ((dim, value),) = given.items()
+    if dim not in vol.dims:
+        raise ValueError(f"The volume has no {dim!r} dimension (dims {tuple(vol.dims)}).")
+    coords = np.asarray(vol[dim].values, dtype=np.float64)
+    k = int(np.argmin(np.abs(coords - float(value))))
+    half = RESOLUTION_UM / 2e6
+    if abs(coords[k] - float(value)) > half * (1 + 1e-9):
+        raise ValueError(
+            f"{dim}={value!r} m ({float(value) * 1e3:+.3f} mm) lies outside the grid, whose "
+            f"{dim} voxel centres span {coords.min() * 1e3:+.3f} .. {coords.max() * 1e3:+.3f} mm. "
+            "Coordinates are in metres from bregma (ap=-2.0e-3 is 2 mm posterior)."
+        )
+    return dim, k, float(coords[k])
+
+
+def _edges_mm(values: np.ndarray, dim: str) -> np.ndarray:
+    """Voxel edges in mm of ascending voxel centres in metres (regular spacing)."""
+    step = np.diff(values)
+    if values.size > 1 and not np.allclose(step, step[0], rtol=1e-6):
+        raise ValueError(
+            f"The {dim!r} coordinate is not evenly spaced: plot a contiguous selection."
+        )
+    width = step[0] if values.size > 1 else RESOLUTION_UM / 1e6
+    return np.r_[values - width / 2, values[-1] + width / 2] * 1e3
+
+
+def boundary_segments(
+    ids: np.ndarray, x_edges: np.ndarray, y_edges: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Line segments along voxel edges where the region changes, on an image grid.
+
+    Parameters
+    ----------
+    ids : numpy.ndarray
+        2-D region ids, rows along y, columns along x.
+    x_edges, y_edges : numpy.ndarray
+        Voxel edges along x (``ncols + 1``) and y (``nrows + 1``).
+
+    Returns
+    -------
+    inner : numpy.ndarray
+        ``(n, 2, 2)`` segments between two different regions, both in the brain.
+    outline : numpy.ndarray
+        ``(m, 2, 2)`` segments between the brain and void (id 0).
+
+    Examples
+    --------
+    >>> ids = np.array([[0, 5, 7]])
+    >>> inner, outline = boundary_segments(ids, np.arange(4.0), np.arange(2.0))
+    >>> inner.tolist(), outline.tolist()
+    ([[[2.0, 0.0], [2.0, 1.0]]], [[[1.0, 0.0], [1.0, 1.0]]])
+    """
+    ids = np.asarray(ids)
+    rows, cols = np.nonzero(ids[:, 1:] != ids[:, :-1])  # vertical lines between columns
+    x = x_edges[cols + 1]
+    vertical = np.stack([np.c_[x, y_edges[rows]], np.c_[x, y_edges[rows + 1]]], axis=1).reshape(
+        -1, 2, 2
+    )
+    v_void = (ids[rows, cols] == 0) | (ids[rows, cols + 1] == 0)
+    rows2, cols2 = np.nonzero(ids[1:, :] != ids[:-1, :])  # horizontal lines between rows
+    y = y_edges[rows2 + 1]
+    horizontal = np.stack(
+        [np.c_[x_edges[cols2], y], np.c_[x_edges[cols2 + 1], y]], axis=1
+    ).reshape(-1, 2, 2)
+    h_void = (ids[rows2, cols2] == 0) | (ids[rows2 + 1, cols2] == 0)
+    segments = np.concatenate([vertical, horizontal]).astype(np.float64)
+    void = np.concatenate([v_void, h_void])
+    return segments[~void], segments[void]
+
+
+def _units_label(vol: xr.DataArray) -> str:
+    name = vol.attrs.get("long_name", "expression")
+    units = vol.attrs.get("units")
+    if units in (None, "", "1"):
+        return f"{name} (a.u.)"
+    return f"{name} ({units})"
+
+
+def _subtitle(vol: xr.DataArray) -> str:
+    experiments = vol.attrs.get("experiments")
+    if experiments is None and EXPERIMENT in vol.coords and vol[EXPERIMENT].ndim == 0:
+        experiments = [int(vol[EXPERIMENT])]
+    if not experiments:
+        return ""
+    if len(experiments) == 1:
+        return f"Allen experiment {experiments[0]}"
+    return f"mean of {len(experiments)} Allen experiments"
+
+
+def plot_slice(
+    obj: xr.Dataset | xr.DataArray,
+    gene: str | None = None,
+    *,
+    ap: float | None = None,
+    ml: float | None = None,
+    dv: float | None = None,
+    boundaries: bool = True,
+    mapping: str = "Beryl",
+    ax: Any = None,
+    cmap: Any = "magma",
+    vmin: float | None = None,
+    vmax: float | None = None,
+    missing_color: Any = "lightgrey",
+    boundary_color: Any = "white",
+    colorbar: bool = True,
+):
+    """Draw one coronal, sagittal or horizontal slice of a gene's expression.
+
+    Parameters
+    ----------
+    obj : xarray.Dataset or xarray.DataArray
+        A dataset, its ``expression``, or one volume (e.g. ``ds.agea.gene("Pdyn")``).
+    gene : str, optional
+        Gene symbol; several experiments are averaged (NaN-aware). Optional when
+        there is only one gene or ``obj`` is a single volume.
+    ap, ml, dv : float, optional
+        Exactly one: the plane's position in **metres** from bregma (e.g.
+        ``ap=-2.0e-3`` for a coronal section 2 mm posterior to bregma). The
+        nearest voxel plane is drawn.
+    boundaries : bool, default True
+        Draw region boundaries from the label volume (thin lines) and the brain
+        outline (thicker lines).
+    mapping : str, default "Beryl"
+        Region level of the boundaries (see :data:`agea_xr.regions.MAPPINGS`);
+        ``"Allen"`` draws every layer, ``"Cosmos"`` only major divisions.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; default a new pyplot figure.
+    cmap : str or Colormap, default "magma"
+    vmin, vmax : float, optional
+        Colour range; default 0 (or the slice minimum if negative) to the 99th
+        percentile of the slice's measured values (brighter voxels saturate,
+        shown by the colour bar's arrow).
+    missing_color : color, default "lightgrey"
+        Colour of voxels without measurement (NaN).
+    boundary_color : color, default "white"
+    colorbar : bool, default True
+        Add a colour bar labelled with the quantity and its units.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Axes in mm from bregma, equal aspect. Artists carry labels:
+        ``"expression"`` (the image), ``"region boundaries"`` and ``"brain outline"``
+        (LineCollections).
+
+    Raises
+    ------
+    ValueError
+        Not exactly one of ``ap``/``ml``/``dv``, a plane outside the grid, no
+        gene when several are present, or ``boundaries=True`` without a label
+        volume (pass ``boundaries=False`` or use the Dataset).
+    KeyError
+        For an unknown gene (with close matches).
+    ImportError
+        Without matplotlib (install ``agea-xr[plot]``).
+
+    Examples
+    --------
+    >>> import agea_xr
+    >>> from matplotlib.figure import Figure
+    >>> ds = agea_xr.open_sample()
+    >>> ax = plot_slice(ds, "Pdyn", ap=1.0e-3, ax=Figure().add_subplot())
+    >>> ax.get_xlabel()
+    'ML from bregma (mm)'
+    """
+    try:
+        import matplotlib as mpl
+        from matplotlib.collections import LineCollection
+        from matplotlib.patches import Patch
+    except ImportError as err:  # pragma: no cover - matplotlib is in the test env
+        raise ImportError("plot_slice needs matplotlib: pip install 'agea-xr[plot]'.") from err
+    from .regions import check_mapping, label_of, region_ids
+
+    mapping = check_mapping(mapping)
+    vol = _volume(obj, gene)
+    label = None
+    if boundaries:
+        label = label_of(obj if isinstance(obj, xr.Dataset) else vol)
+    dim, k, position = _pick_plane(vol, ap, ml, dv)
+    plane, xdim, ydim = PLANES[dim]
+    extra = [d for d in vol.dims if d not in (ML, DV, AP)]
+    if extra:
+        raise ValueError(
+            f"The volume to draw has extra dims {extra}: select or reduce them first."
+        )
+    field = vol.isel({dim: k}).transpose(ydim, xdim).sortby([ydim, xdim])
+    values = np.asarray(field.values, dtype=np.float64)
+    x_edges = _edges_mm(np.asarray(field[xdim].values, dtype=np.float64), xdim)
+    y_edges = _edges_mm(np.asarray(field[ydim].values, dtype=np.float64), ydim)
+
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=FIGSIZE[dim], layout="constrained")
+    measured = values[np.isfinite(values)]
+    if vmin is None:
+        vmin = min(0.0, float(measured.min())) if measured.size else 0.0
+    if vmax is None:
+        vmax = float(np.percentile(measured, 99)) if measured.size else 1.0
+        vmax = vmax if vmax > vmin else vmin + 1.0
+    colormap = mpl.colormaps[cmap] if isinstance(cmap, str) else cmap
+    colormap = colormap.with_extremes(bad=missing_color)
+    image = ax.imshow(
+        np.ma.masked_invalid(values),
+        origin="lower",
+        extent=(x_edges[0], x_edges[-1], y_edges[0], y_edges[-1]),
+        cmap=colormap,
+        vmin=vmin,
+        vmax=vmax,
+        interpolation="nearest",
+        label="expression",
+    )
+    ax.set_aspect("equal")
+    ax.set_xlim(x_edges[0], x_edges[-1])
+    ax.set_ylim(y_edges[0], y_edges[-1])
+    if dim == ML:  # sagittal: anterior on the left, as iblatlas draws it
+        ax.invert_xaxis()
+
+    if label is not None:
+        ids_da = label.isel({dim: int(np.argmin(np.abs(label[dim].values - position)))})
+        ids_da = ids_da.transpose(ydim, xdim).sortby([ydim, xdim])
+        ids = region_ids(np.asarray(ids_da.values), mapping)
+        inner, outline = boundary_segments(ids, x_edges, y_edges)
+        ax.add_collection(
+            LineCollection(
+                inner,
+                colors=boundary_color,
+                linewidths=0.5,
+                alpha=0.55,
+                label=f"region boundaries ({mapping})",
+                gid="region boundaries",
+            )
+        )
+        ax.add_collection(
+            LineCollection(
+                outline,
+                colors=boundary_color,
+                linewidths=1.1,
+                label="brain outline",
+                gid="brain outline",
+            )
+        )
+
+    names = {ML: "ML", AP: "AP", DV: "DV"}
+    ax.set_xlabel(f"{names[xdim]} from bregma (mm)")
+    ax.set_ylabel(f"{names[ydim]} from bregma (mm)")
+    left_right = {
+        AP: ("L", "R"),  # coronal: left hemisphere on the left
+        ML: ("anterior", "posterior"),
+        DV: ("L", "R"),
+    }[dim]
+    for x, text, ha in ((0.0, left_right[0], "left"), (1.0, left_right[1], "right")):
+        ax.text(x, 1.01, text, transform=ax.transAxes, ha=ha, va="bottom", fontweight="bold")
+    title = f"{vol.name or 'expression'}: {plane} section, {names[dim]} {position * 1e3:+.2f} mm"
+    sub = _subtitle(vol)
+    ax.set_title(title + (f"\n{sub}" if sub else ""), pad=16)
+    legend_ax = ax
+    if colorbar:
+        over = measured.size and float(measured.max()) > vmax
+        under = measured.size and float(measured.min()) < vmin
+        extend = {(True, True): "both", (True, False): "max", (False, True): "min"}.get(
+            (bool(over), bool(under)), "neither"
+        )
+        cax = ax.inset_axes((1.04, 0.0, 0.035, 1.0))  # exactly as tall as the section
+        bar = ax.figure.colorbar(image, cax=cax, label=_units_label(vol), extend=extend)
+        legend_ax = bar.ax
+    if np.isnan(values).any():
+        legend_ax.legend(
+            handles=[Patch(facecolor=missing_color, edgecolor="0.4", label="no\nmeasurement")],
+            loc="upper right" if colorbar else "upper left",
+            bbox_to_anchor=(1.0, -0.03) if colorbar else (0.0, -0.1),
+            fontsize="small",
+            frameon=False,
+            handlelength=1.2,
+            borderaxespad=0.0,
+        )
+    return ax

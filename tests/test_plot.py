@@ -1,0 +1,227 @@
+"""Pictures: slices in mm, orientation, missing voxels, boundaries; the plot CLI and demo PNG."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import matplotlib
+import numpy as np
+import pytest
+from matplotlib.collections import LineCollection
+from matplotlib.colors import to_rgba
+from matplotlib.figure import Figure
+
+import agea_xr
+from agea_xr.cli import main
+from agea_xr.plot import boundary_segments
+from agea_xr.regions import region_ids
+
+matplotlib.use("Agg")
+
+ML_MM = agea_xr.layout.ml_coords() * 1e3
+DV_MM = agea_xr.layout.dv_coords() * 1e3
+AP_MM = agea_xr.layout.ap_coords() * 1e3
+
+
+@pytest.fixture(scope="module")
+def ds():
+    return agea_xr.open_sample()
+
+
+def new_ax():
+    return Figure(figsize=(6, 4), layout="constrained").add_subplot()
+
+
+def collections(ax) -> dict[str, LineCollection]:
+    return {c.get_gid(): c for c in ax.collections if isinstance(c, LineCollection)}
+
+
+def test_coronal_slice_axes_orientation_and_values(ds):
+    ax = ds.agea.plot_slice("Pdyn", ap=-2.0e-3, ax=new_ax())
+    # mm from bregma, voxel edges at the border, dorsal up, left hemisphere on the left
+    np.testing.assert_allclose(ax.get_xlim(), (ML_MM[0] - 0.1, ML_MM[-1] + 0.1))
+    np.testing.assert_allclose(ax.get_ylim(), (DV_MM[-1] - 0.1, DV_MM[0] + 0.1))
+    assert ax.get_xlim()[0] < ax.get_xlim()[1] and ax.get_ylim()[0] < ax.get_ylim()[1]
+    assert ax.get_aspect() == 1.0
+    assert ax.get_xlabel() == "ML from bregma (mm)"
+    assert ax.get_ylabel() == "DV from bregma (mm)"
+    assert "coronal section, AP -2.00 mm" in ax.get_title()
+    assert "71717084" in ax.get_title()
+    texts = {t.get_text(): t for t in ax.texts}
+    assert texts["L"].get_position()[0] < texts["R"].get_position()[0]
+
+    (image,) = ax.images
+    assert image.get_label() == "expression"
+    assert image.origin == "lower"
+    np.testing.assert_allclose(
+        image.get_extent(), (ML_MM[0] - 0.1, ML_MM[-1] + 0.1, DV_MM[-1] - 0.1, DV_MM[0] + 0.1)
+    )
+    shown = image.get_array()
+    k = int(np.argmin(np.abs(AP_MM + 2.0)))
+    plane = ds.expression.values[0][:, :, k]  # (ml, dv)
+    expected = plane.T[::-1]  # rows from ventral (bottom, origin lower) to dorsal
+    np.testing.assert_array_equal(shown.mask, np.isnan(expected))
+    np.testing.assert_array_equal(shown.filled(np.nan), expected)
+    assert shown.mask.any() and (~shown.mask).any()
+    # a left voxel shows on the left half: column 0 is ml = -5.739 mm
+    assert shown.shape == (41, 58)
+
+
+def test_missing_voxels_are_grey_and_colour_bar_has_units(ds):
+    ax = ds.agea.plot_slice("Pdyn", ap=1.0e-3, ax=new_ax())
+    (image,) = ax.images
+    assert image.cmap.get_bad() == pytest.approx(to_rgba("lightgrey"))
+    assert image.norm.vmin == 0.0
+    k = int(np.argmin(np.abs(AP_MM - 1.0)))
+    finite = ds.expression.values[0][:, :, k]
+    assert image.norm.vmax == pytest.approx(np.percentile(finite[np.isfinite(finite)], 99))
+    bars = ax.child_axes  # the colour bar, exactly as tall as the section
+    assert len(bars) == 1
+    assert bars[0].get_position().height == pytest.approx(ax.get_position().height)
+    assert bars[0].get_ylabel() == "ISH gene expression energy (a.u.)"
+    legend = bars[0].get_legend()
+    assert legend is not None and "measurement" in legend.get_texts()[0].get_text()
+    assert legend.legend_handles[0].get_facecolor() == pytest.approx(to_rgba("lightgrey"))
+
+
+def test_sagittal_slice_has_anterior_on_the_left_and_dorsal_up(ds):
+    ax = ds.agea.plot_slice("Nrp1", ml=-2.0e-3, ax=new_ax())
+    x0, x1 = ax.get_xlim()
+    assert (x0, x1) == pytest.approx((AP_MM[0] + 0.1, AP_MM[-1] - 0.1))  # 5.5 .. -7.9
+    assert x0 > x1
+    y0, y1 = ax.get_ylim()
+    assert (y0, y1) == pytest.approx((DV_MM[-1] - 0.1, DV_MM[0] + 0.1))
+    assert ax.get_xlabel() == "AP from bregma (mm)"
+    assert "sagittal section, ML -1.94 mm" in ax.get_title()  # the nearest voxel plane
+    texts = {t.get_text() for t in ax.texts}
+    assert {"anterior", "posterior"} <= texts
+    shown = ax.images[0].get_array()
+    i = int(np.argmin(np.abs(ML_MM + 2.0)))
+    plane = ds.expression.values[1][i]  # (dv, ap), ap decreasing
+    # columns run with ascending AP, the x axis is inverted: anterior drawn on the left
+    np.testing.assert_array_equal(shown.filled(np.nan), plane[::-1, ::-1])
+
+
+def test_horizontal_slice_has_anterior_up(ds):
+    ax = ds.agea.plot_slice("Pdyn", dv=-4.0e-3, ax=new_ax())
+    assert ax.get_xlim() == pytest.approx((ML_MM[0] - 0.1, ML_MM[-1] + 0.1))
+    assert ax.get_ylim() == pytest.approx((AP_MM[-1] - 0.1, AP_MM[0] + 0.1))
+    assert ax.get_ylabel() == "AP from bregma (mm)"
+    assert {"L", "R"} <= {t.get_text() for t in ax.texts}
+    k = int(np.argmin(np.abs(DV_MM + 4.0)))
+    plane = ds.expression.values[0][:, k, :]  # (ml, ap)
+    np.testing.assert_array_equal(ax.images[0].get_array().filled(np.nan), plane.T[::-1])
+
+
+def test_boundaries_follow_the_label(ds):
+    ax = ds.agea.plot_slice("Pdyn", ap=1.0e-3, ax=new_ax(), mapping="Beryl")
+    lines = collections(ax)
+    assert set(lines) == {"region boundaries", "brain outline"}
+    assert lines["region boundaries"].get_label() == "region boundaries (Beryl)"
+    k = int(np.argmin(np.abs(AP_MM - 1.0)))
+    ids = region_ids(ds.label.values[:, :, k], "Beryl").T[::-1]  # as drawn
+    changes = int((ids[:, 1:] != ids[:, :-1]).sum() + (ids[1:] != ids[:-1]).sum())
+    inner = lines["region boundaries"].get_segments()
+    outline = lines["brain outline"].get_segments()
+    assert len(inner) + len(outline) == changes
+    assert len(inner) > 50 and len(outline) > 50
+    # every segment lies on voxel edges: ML edges at -5.839 + 0.2 n, DV edges at -7.768 + 0.2 n
+    ends = np.concatenate([np.asarray(s) for s in inner + outline])
+    for column, first_edge in ((0, ML_MM[0] - 0.1), (1, DV_MM[-1] - 0.1)):
+        steps = (ends[:, column] - first_edge) / 0.2
+        np.testing.assert_allclose(steps, np.round(steps), atol=1e-6)
+    # a finer mapping draws more boundaries
+    allen = collections(ds.agea.plot_slice("Pdyn", ap=1.0e-3, ax=new_ax(), mapping="Allen"))
+    assert len(allen["region boundaries"].get_segments()) > len(inner)
+    assert not collections(ds.agea.plot_slice("Pdyn", ap=1.0e-3, ax=new_ax(), boundaries=False))
+
+
+def test_boundary_segments_small():
+    ids = np.array([[0, 5, 5], [0, 5, 7]])
+    inner, outline = boundary_segments(ids, np.arange(4.0), np.arange(3.0))
+    assert sorted(map(lambda s: s.tolist(), inner)) == [
+        [[2.0, 1.0], [2.0, 2.0]],  # between 5 and 7, second row
+        [[2.0, 1.0], [3.0, 1.0]],  # between 5 (row 0) and 7 (row 1), third column
+    ]
+    assert sorted(map(lambda s: s.tolist(), outline)) == [
+        [[1.0, 0.0], [1.0, 1.0]],
+        [[1.0, 1.0], [1.0, 2.0]],
+    ]
+
+
+def test_plot_a_gene_volume_dataarray(ds):
+    pdyn = ds.agea.gene("Pdyn")  # carries the label: boundaries work
+    ax = pdyn.agea.plot_slice(ap=1.0e-3, ax=new_ax())
+    assert set(collections(ax)) == {"region boundaries", "brain outline"}
+    assert ax.get_title().startswith("Pdyn: coronal")
+    with pytest.raises(ValueError, match=r"no 'label' coordinate.*boundaries|on the Dataset"):
+        ds.expression.agea.plot_slice("Pdyn", ap=1.0e-3, ax=new_ax())
+    ax = ds.expression.agea.plot_slice("Pdyn", ap=1.0e-3, ax=new_ax(), boundaries=False)
+    assert not collections(ax)
+
+
+def test_plot_with_pyplot_figure(ds):
+    import matplotlib.pyplot as plt
+
+    ax = ds.agea.plot_slice("Pdyn", ap=1.0e-3)
+    try:
+        assert ax.figure.get_layout_engine() is not None
+        assert len(ax.child_axes) == 1  # the colour bar
+    finally:
+        plt.close(ax.figure)
+
+
+def test_plot_errors(ds):
+    with pytest.raises(ValueError, match="exactly one of ap=, ml=, dv="):
+        ds.agea.plot_slice("Pdyn", ax=new_ax())
+    with pytest.raises(ValueError, match="exactly one of ap=, ml=, dv="):
+        ds.agea.plot_slice("Pdyn", ap=0.0, ml=0.0, ax=new_ax())
+    with pytest.raises(ValueError, match=r"ap=-2\.0 m .* lies outside the grid.*metres"):
+        ds.agea.plot_slice("Pdyn", ap=-2.0, ax=new_ax())
+    with pytest.raises(ValueError, match="Which gene\\? This dataset holds 2 genes"):
+        ds.agea.plot_slice(ap=0.0, ax=new_ax())
+    with pytest.raises(KeyError, match="Closest matches: Pdyn"):
+        ds.agea.plot_slice("pdyn", ap=0.0, ax=new_ax())
+    with pytest.raises(ValueError, match="Unknown region mapping"):
+        ds.agea.plot_slice("Pdyn", ap=0.0, mapping="Berly", ax=new_ax())
+
+
+# --- command line ---------------------------------------------------------------------
+def test_cli_plot_writes_a_png(tmp_path, capsys):
+    out = tmp_path / "pdyn.png"
+    assert main(["plot", "Pdyn", "--ap", "1.0", "--sample", "-o", str(out), "--dpi", "50"]) == 0
+    assert capsys.readouterr().out.strip() == str(out)
+    picture = matplotlib.image.imread(out)
+    assert picture.shape[2] in (3, 4)
+    assert picture.shape[1] > picture.shape[0]  # a coronal section is wider than tall
+    assert picture[..., :3].std() > 0.05
+
+
+def test_cli_plot_errors_are_one_line(tmp_path, capsys):
+    out = tmp_path / "x.png"
+    assert main(["plot", "Pdyn", "--ap", "100", "--sample", "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("agea-xr plot: error: ap=0.1 m (+100.000 mm) lies outside the grid")
+    assert not out.exists()
+    assert main(["plot", "Pdyn", "--ap", "1", "--sample", "-o", str(tmp_path / "no/x.png")]) == 1
+    assert "does not exist" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["plot", "Pdyn", "--ap", "1", "--ml", "1", "--sample", "-o", str(out)])
+
+
+def test_demo_writes_the_pdyn_png(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "agea_xr.cli", "demo", "--out-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    ).stdout
+    path = tmp_path / "agea-demo-Pdyn.png"
+    assert f"with Beryl region boundaries: {path}\n" in out
+    assert "Top 10 Beryl regions by mean Pdyn" in out  # the text demo is still there
+    picture = matplotlib.image.imread(path)
+    assert picture.shape[0] > 300 and picture.shape[1] > picture.shape[0]
+    assert picture[..., :3].std() > 0.05
+    assert "AP +1.40 mm" in out  # the plane where Pdyn's top regions express it most

@@ -1,0 +1,289 @@
+"""Regions: volumes, tables and masks, against iblatlas' BrainRegions and BrainAtlas."""
+
+from __future__ import annotations
+
+import dask
+import numpy as np
+import pytest
+import xarray as xr
+
+import agea_xr
+from agea_xr import layout
+from agea_xr.regions import MAPPINGS, brain_regions, region_ids
+from agea_xr.testing import write_synthetic
+
+LEFT = np.arange(layout.GRID_SHAPE[0]) <= layout.LEFT_ML_MAX_INDEX
+
+
+def random_label(seed: int, sign: str = "any") -> np.ndarray:
+    """A label volume of random BrainRegions indices (30 % void).
+
+    ``sign``: "any" (indices of both signs anywhere, unrelated to position),
+    "positive" (only positive ids, a non-lateralised label) or "negative".
+    """
+    br = brain_regions()
+    rng = np.random.default_rng(seed)
+    pool = {
+        "any": np.arange(1, br.id.size),
+        "positive": np.flatnonzero(br.id > 0),
+        "negative": np.flatnonzero(br.id < 0),
+    }[sign]
+    label = rng.choice(pool, size=layout.GRID_SHAPE).astype(np.int16)
+    label[rng.random(layout.GRID_SHAPE) < 0.3] = 0
+    return label
+
+
+def dataset_with_label(folder, label: np.ndarray) -> xr.Dataset:
+    write_synthetic(folder, 3)
+    np.save(folder / layout.LABEL_FILE, label)
+    return agea_xr.open_dataset(folder)
+
+
+@pytest.fixture(scope="module")
+def random_ds(tmp_path_factory) -> xr.Dataset:
+    """A synthetic dataset whose label is random (both signs, anywhere)."""
+    return dataset_with_label(tmp_path_factory.mktemp("random") / "agea", random_label(0))
+
+
+@pytest.fixture(scope="module", params=["sample", "random"])
+def any_ds(request, random_ds) -> xr.Dataset:
+    return agea_xr.open_sample() if request.param == "sample" else random_ds
+
+
+def voxel_centres() -> np.ndarray:
+    """Every voxel centre as (ml, dv, ap, 3) x, y, z in metres."""
+    ml, dv, ap = np.meshgrid(
+        layout.ml_coords(), layout.dv_coords(), layout.ap_coords(), indexing="ij"
+    )
+    return np.stack([ml, ap, dv], axis=-1)
+
+
+# --- regions() ----------------------------------------------------------------------
+@pytest.mark.parametrize("mapping", MAPPINGS)
+def test_regions_equal_iblatlas_get_labels_at_every_voxel_centre(any_ds, mapping):
+    ba = any_ds.agea.to_brain_atlas()
+    expected = ba.get_labels(voxel_centres().reshape(-1, 3), mapping=mapping)
+    got = any_ds.agea.regions(mapping)
+    assert got.dims == ("ml", "dv", "ap")
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(got.values.reshape(-1), expected)
+    assert got.attrs["mapping"] == mapping
+    xr.testing.assert_equal(got.ml, any_ds.ml)
+
+
+def test_regions_are_lateralised_only_in_lr_mappings():
+    ds = agea_xr.open_sample()
+    plain = ds.agea.regions("Beryl").values
+    lr = ds.agea.regions("Beryl-lr").values
+    assert (plain >= 0).all()
+    # iblatlas sends voxels a mapping leaves out to (positive) root, 997, on both sides
+    assert ((lr[LEFT] <= 0) | (lr[LEFT] == 997)).all() and (lr[~LEFT] >= 0).all()
+    assert (lr[LEFT] < 0).any() and (lr[LEFT] == 997).any()
+    np.testing.assert_array_equal(np.abs(lr), plain)
+
+
+def test_regions_of_sample_hold_known_anatomy():
+    ds = agea_xr.open_sample()
+    cosmos = ds.agea.regions("Cosmos")
+    # caudoputamen territory (cerebral nuclei) 1 mm anterior, 2 mm lateral, 3.5 mm deep
+    assert int(cosmos.sel(ml=2.0e-3, ap=1.0e-3, dv=-3.5e-3, method="nearest")) == 623
+    assert int(cosmos.sel(ml=-2.0e-3, ap=1.0e-3, dv=-3.5e-3, method="nearest")) == 623
+    assert int(cosmos.sel(ml=0.0, ap=5.0e-3, dv=0.0, method="nearest")) == 0
+
+
+def test_regions_mapping_error_suggests():
+    ds = agea_xr.open_sample()
+    with pytest.raises(ValueError, match=r"Unknown region mapping 'beril'.*'Beryl'"):
+        ds.agea.regions("beril")
+    assert ds.agea.regions("cosmos").attrs["mapping"] == "Cosmos"
+
+
+# --- region_table -------------------------------------------------------------------
+@pytest.mark.parametrize("mapping", MAPPINGS)
+def test_region_table_lists_the_regions_of_the_mapping(mapping):
+    br = brain_regions()
+    table = agea_xr.region_table(mapping)
+    assert list(table.columns) == ["id", "acronym", "name", "rgb", "level", "parent"]
+    expected_ids = br.id[np.unique(br.mappings[mapping])]
+    np.testing.assert_array_equal(table["id"].to_numpy(), expected_ids)
+    assert table["id"].is_unique
+    assert ((table["id"] < 0).any()) == mapping.endswith("-lr")
+    index = {int(i): k for k, i in enumerate(br.id)}
+    for row in table.sample(20, random_state=0, replace=True).itertuples():
+        k = index[row.id]
+        assert row.acronym == br.acronym[k]
+        assert row.name == br.name[k]
+        assert row.rgb == tuple(int(c) for c in br.rgb[k])
+        assert row.level == br.level[k]
+
+
+def test_region_table_rows():
+    table = agea_xr.open_sample().agea.region_table("Allen").set_index("id")
+    assert table.loc[382, "acronym"] == "CA1"
+    assert table.loc[382, "parent"] == 375  # Ammon's horn
+    assert table.loc[0, "acronym"] == "void"
+    assert table.loc[997, "parent"] == 0
+    assert table.loc[672, "name"] == "Caudoputamen"
+
+
+# --- region_mask --------------------------------------------------------------------
+def expected_mask(label: np.ndarray, region_id: int, mapping: str) -> np.ndarray:
+    """Voxels whose id under ``mapping`` is in iblatlas' descendants (either side)."""
+    br = brain_regions()
+    ids = region_ids(label, mapping)
+    both = np.r_[br.descendants(region_id).id, br.descendants(-region_id).id]
+    return np.isin(ids, both)
+
+
+REGIONS = [("CA1", 382), ("HPF", 1089), ("Isocortex", 315), ("CP", 672), ("VISp", 385)]
+
+
+@pytest.mark.parametrize("mapping", ["Allen", "Allen-lr", "Beryl", "Swanson-lr"])
+@pytest.mark.parametrize(("acronym", "region_id"), REGIONS)
+def test_region_mask_equals_iblatlas_descendants(any_ds, mapping, acronym, region_id):
+    label = any_ds.label.values
+    expected = expected_mask(label, region_id, mapping)
+    got = any_ds.agea.region_mask(acronym, mapping=mapping)
+    assert got.dtype == bool and got.dims == ("ml", "dv", "ap")
+    np.testing.assert_array_equal(got.values, expected)
+    np.testing.assert_array_equal(
+        any_ds.agea.region_mask(region_id, mapping=mapping).values, expected
+    )
+
+
+def test_region_mask_has_descendants_and_both_sides():
+    ds = agea_xr.open_sample()
+    hpf = ds.agea.region_mask("HPF")
+    ca1 = ds.agea.region_mask("CA1")
+    assert int(ca1.sum()) > 100
+    assert bool((hpf | ~ca1).all())  # CA1 lies inside HPF
+    assert int(hpf.sum()) > int(ca1.sum())
+    # CA1 itself is hardly ever a voxel's finest label: its layers are
+    allen = ds.agea.regions("Allen").values
+    assert int((allen == 382).sum()) < int(ca1.sum())
+    assert ca1.values[LEFT].any() and ca1.values[~LEFT].any()
+
+
+def test_region_mask_several_regions_is_the_union(any_ds):
+    union = any_ds.agea.region_mask(["CA1", 672, "VISp"]).values
+    parts = [any_ds.agea.region_mask(r).values for r in ("CA1", "CP", "VISp")]
+    np.testing.assert_array_equal(union, parts[0] | parts[1] | parts[2])
+
+
+@pytest.mark.parametrize("sign", ["lateralised", "positive", "negative"])
+def test_hemispheres_split_at_the_midline_whatever_the_sign(tmp_path, sign):
+    if sign == "lateralised":
+        ds = agea_xr.open_sample()
+    else:
+        ds = dataset_with_label(tmp_path / "agea", random_label(1, sign))
+    both = ds.agea.region_mask("root").values
+    left = ds.agea.region_mask("root", hemisphere="left").values
+    right = ds.agea.region_mask("root", hemisphere="right").values
+    assert both[LEFT].any() and both[~LEFT].any()
+    np.testing.assert_array_equal(left, both & LEFT[:, None, None])
+    np.testing.assert_array_equal(right, both & ~LEFT[:, None, None])
+    assert not left[layout.LEFT_ML_MAX_INDEX + 1 :].any()
+    assert left[layout.LEFT_ML_MAX_INDEX].any()  # voxel 28 (x = -0.139 mm) is left
+    # a negative id means that region's left copy, decided by position as well
+    np.testing.assert_array_equal(ds.agea.region_mask(-997).values, left)
+
+
+def test_region_mask_errors():
+    ds = agea_xr.open_sample()
+    with pytest.raises(
+        KeyError, match=r"Unknown brain region acronym 'ca1'\. Closest matches: CA1"
+    ):
+        ds.agea.region_mask("ca1")
+    with pytest.raises(KeyError, match="Closest matches: VISp"):
+        ds.agea.region_mask(["CA1", "VISpp"])
+    with pytest.raises(KeyError, match="Unknown brain region id 123456789"):
+        ds.agea.region_mask(123456789)
+    with pytest.raises(TypeError, match="acronym .* or an Allen structure id"):
+        ds.agea.region_mask(3.5)
+    with pytest.raises(ValueError, match="Unknown hemisphere 'both'"):
+        ds.agea.region_mask("CA1", hemisphere="both")
+    with pytest.raises(ValueError, match="finer than the Cosmos mapping.*'HPF'"):
+        ds.agea.region_mask("CA1", mapping="Cosmos")
+    with pytest.raises(ValueError, match="No region given"):
+        ds.agea.region_mask([])
+
+
+def test_a_region_at_the_mapping_level_or_above_works():
+    ds = agea_xr.open_sample()
+    # HPF is a Cosmos region; "CH" (cerebrum) lies above it and holds several
+    np.testing.assert_array_equal(
+        ds.agea.region_mask("HPF", mapping="Cosmos").values, ds.agea.region_mask("HPF").values
+    )
+    cosmos_ch = ds.agea.region_mask("CH", mapping="Cosmos").values
+    assert cosmos_ch.sum() > ds.agea.region_mask("HPF").values.sum()
+
+
+# --- DataArrays need the label --------------------------------------------------------
+def test_dataarray_without_label_is_told_to_use_the_dataset():
+    ds = agea_xr.open_sample()
+    for call in (
+        lambda: ds.expression.agea.region_mask("CA1"),
+        lambda: ds.expression.agea.regions(),
+        lambda: ds.expression.agea.sel_region("CA1"),
+    ):
+        with pytest.raises(ValueError, match=r"no 'label' coordinate.*on the Dataset"):
+            call()
+
+
+def test_dataarray_with_label_coordinate_works():
+    ds = agea_xr.open_sample()
+    da = ds.expression.assign_coords(label=ds.label)
+    xr.testing.assert_equal(da.agea.region_mask("CP"), ds.agea.region_mask("CP"))
+    pdyn = ds.agea.gene("Pdyn")  # carries the label
+    xr.testing.assert_equal(pdyn.agea.regions("Beryl"), ds.agea.regions("Beryl"))
+
+
+def test_dataset_without_label(tmp_path):
+    folder = write_synthetic(tmp_path / "agea", 2)
+    (folder / layout.LABEL_FILE).unlink()
+    ds = agea_xr.open_dataset(folder)
+    with pytest.raises(ValueError, match=r"no 'label' volume \(label\.npy\)"):
+        ds.agea.region_mask("CA1")
+
+
+# --- sel_region ---------------------------------------------------------------------
+def test_sel_region_masks_values_and_keeps_label(random_ds):
+    mask = random_ds.agea.region_mask("HPF").values
+    out = random_ds.agea.sel_region("HPF")
+    assert dask.is_dask_collection(out.expression)
+    values = out.expression.values
+    full = random_ds.expression.values
+    np.testing.assert_array_equal(values[:, mask], full[:, mask])
+    assert np.isnan(values[:, ~mask]).all()
+    np.testing.assert_array_equal(out.label.values, random_ds.label.values)
+    np.testing.assert_array_equal(np.isnan(out.image.values), ~mask)
+
+
+def test_sel_region_crop_is_the_bounding_box():
+    ds = agea_xr.open_sample()
+    mask = ds.agea.region_mask("CA1", hemisphere="right").values
+    box = [np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != k))) for k in range(3)]
+    out = ds.agea.sel_region("CA1", hemisphere="right", crop=True)
+    assert dict(out.expression.sizes) == {
+        "experiment": 2,
+        "ml": box[0][-1] - box[0][0] + 1,
+        "dv": box[1][-1] - box[1][0] + 1,
+        "ap": box[2][-1] - box[2][0] + 1,
+    }
+    assert float(out.ml.min()) > 0  # right hemisphere only
+    np.testing.assert_array_equal(out.ml.values, ds.ml.values[box[0][0] : box[0][-1] + 1])
+    inner = ds.expression.values[:, box[0][0] : box[0][-1] + 1, box[1][0] : box[1][-1] + 1]
+    inner = inner[..., box[2][0] : box[2][-1] + 1]
+    sub = mask[box[0][0] : box[0][-1] + 1, box[1][0] : box[1][-1] + 1, box[2][0] : box[2][-1] + 1]
+    np.testing.assert_array_equal(out.expression.values[:, sub], inner[:, sub])
+
+
+def test_sel_region_on_a_dataarray_and_empty_crop():
+    ds = agea_xr.open_sample()
+    pdyn = ds.agea.gene("Pdyn")
+    out = pdyn.agea.sel_region("CP")
+    mask = ds.agea.region_mask("CP").values
+    np.testing.assert_array_equal(out.values[mask], pdyn.values[mask])
+    assert np.isnan(out.values[~mask]).all()
+    with pytest.raises(ValueError, match="holds no voxel"):
+        ds.isel(ml=slice(0, 3)).agea.sel_region("CA1", crop=True)
