@@ -6,8 +6,6 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .regions import brain_regions, region_ids
-
 __all__ = ["top_regions"]
 
 
@@ -52,31 +50,25 @@ def top_regions(
     >>> top_regions(agea_xr.open_sample(), "Pdyn", n=3).shape
     (3, 5)
     """
+    from .analysis import region_expression
+
     if "label" not in ds:
         raise ValueError(
             "This dataset has no 'label' volume (label.npy), so it has no regions: open a "
             "release folder that holds label.npy."
         )
-    values = np.asarray(ds["expression"].sel(gene=gene).values, dtype=np.float32)
-    ids = region_ids(np.asarray(ds["label"].values), mapping)
-    flat_ids = np.broadcast_to(ids, values.shape).reshape(-1)
-    flat = values.reshape(-1)
-    measured = np.isfinite(flat)
-    unique, inverse = np.unique(flat_ids[measured], return_inverse=True)
-    sums = np.bincount(inverse, weights=flat[measured].astype(np.float64))
-    counts = np.bincount(inverse)
-    br = brain_regions()
-    index = {rid: i for i, rid in enumerate(br.id)}
-    rows = [
+    stats = region_expression(
+        ds.sel(gene=[gene]), mapping, ["mean", "count"], combine_genes=True
+    ).compute()
+    table = pd.DataFrame(
         {
-            "acronym": br.acronym[index[rid]],
-            "name": br.name[index[rid]],
-            "id": int(rid),
-            "mean": s / c,
-            "voxels": int(c),
+            "acronym": stats["acronym"].values.astype(str),
+            "name": stats["name"].values.astype(str),
+            "id": stats["region"].values.astype(np.int64),
+            "mean": stats["mean"].values[0],
+            "voxels": stats["count"].values[0].astype(np.int64),
         }
-        for rid, s, c in zip(unique, sums, counts, strict=True)
-        if rid not in (0, 997) and c >= min_voxels
-    ]
-    table = pd.DataFrame(rows, columns=["acronym", "name", "id", "mean", "voxels"])
+    )
+    keep = ~table["id"].isin([0, 997]) & (table["voxels"] >= min_voxels)
+    table = table[keep]
     return table.sort_values("mean", ascending=False, kind="stable").head(n).reset_index(drop=True)

@@ -1,0 +1,86 @@
+"""Analysis rows: region matrix, seed correlation, gene finder; numpy memmap baselines."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from agea_xr import layout, open_dataset
+from agea_xr.analysis import gene_finder, region_expression, seed_correlation
+from agea_xr.regions import region_ids
+from benchmarks.common import Case, memmap
+
+SEED = (-1.5e-3, -2.0e-3, -1.5e-3)
+
+
+def _bincount_setup(folder):
+    ids = region_ids(np.load(folder / layout.LABEL_FILE), "Beryl").reshape(-1)
+    unique, codes = np.unique(ids, return_inverse=True)
+    return memmap(folder), codes, unique.size
+
+
+def _bincount_memmap(state):
+    # the plain numpy region matrix: one bincount per experiment, -1 excluded
+    mm, codes, n = state
+    sums = np.empty((mm.shape[0], n))
+    counts = np.empty((mm.shape[0], n))
+    for e in range(mm.shape[0]):
+        v = np.asarray(mm[e], dtype=np.float32).reshape(-1)
+        ok = v != -1
+        sums[e] = np.bincount(codes[ok], weights=v[ok], minlength=n)
+        counts[e] = np.bincount(codes[ok], minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sums / counts
+
+
+def _mean_memmap(mm):
+    # one plain numpy full pass: float32 mean over experiments, -1 excluded
+    total = np.zeros(layout.GRID_SHAPE, np.float64)
+    count = np.zeros(layout.GRID_SHAPE, np.int64)
+    for start in range(0, mm.shape[0], 32):
+        block = np.asarray(mm[start : start + 32], dtype=np.float32)
+        ok = block != -1
+        total += np.where(ok, block, 0).sum(axis=0)
+        count += ok.sum(axis=0)
+    return total / count
+
+
+def _region_mean(ds):
+    return region_expression(ds, "Beryl", "mean").values
+
+
+def _region_median(ds):
+    return region_expression(ds, "Beryl", "median").values
+
+
+def _seed(ds):
+    return seed_correlation(ds, SEED).compute()
+
+
+def _finder(ds):
+    return gene_finder(ds, "CA1", "HPF")
+
+
+BINCOUNT = "region matrix: numpy bincount per experiment (memmap)"
+FULL_PASS = "numpy full pass: float32 mean over experiments (memmap)"
+
+CASES = [
+    Case(BINCOUNT, run=_bincount_memmap, setup=_bincount_setup, repeat=3),
+    Case(
+        "region_expression(mean, Beryl)",
+        run=_region_mean,
+        setup=open_dataset,
+        baseline=BINCOUNT,
+        repeat=5,
+    ),
+    Case(
+        "region_expression(median, Beryl)",
+        run=_region_median,
+        setup=open_dataset,
+        baseline=BINCOUNT,
+        repeat=3,
+        note="sorts every region's values",
+    ),
+    Case(FULL_PASS, run=_mean_memmap, setup=memmap, repeat=3),
+    Case("seed_correlation(voxel)", run=_seed, setup=open_dataset, baseline=FULL_PASS, repeat=5),
+    Case("gene_finder(CA1 vs HPF)", run=_finder, setup=open_dataset, baseline=FULL_PASS, repeat=5),
+]
