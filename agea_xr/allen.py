@@ -177,7 +177,9 @@ def read_grid(path: str | os.PathLike) -> AllenGrid:
                 experiment_id = int(node.text)
             for tag in ("plane_of_section", "plane-of-section"):
                 node = root.find(f".//{tag}")
-                text = "".join(node.itertext()).strip().lower() if node is not None else ""
+                if node is not None and node.find("name") is not None:
+                    node = node.find("name")  # <plane-of-section><id/><name>sagittal</name>
+                text = (node.text or "").strip().lower() if node is not None else ""
                 if text:
                     plane = text
                     break

@@ -1,0 +1,669 @@
+"""Export to netCDF and Zarr, whole or as subsets, written safely; open exports back.
+
+:func:`export` writes a dataset (or a subset of genes, experiments or
+regions) to a netCDF file or a Zarr store, picking the format by suffix.
+netCDF gets the lossless float32 encoding of :mod:`agea_xr.encoding`; Zarr
+gets the compact float16 form. Writing goes to a temporary name in the
+target's folder, which is renamed into place only once complete: a failed or
+interrupted export never leaves a partial file at the target, and an existing
+target is replaced only with ``overwrite=True``.
+
+:func:`open_export` opens such a file or store back (a local path or an
+fsspec URL), lazily, with the gene index set, so that ``.sel(gene=...)`` and
+``.agea`` work exactly as on a dataset from :func:`agea_xr.open_dataset`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import uuid
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from xarray.backends import BackendArray
+from xarray.core import indexing
+
+from .dataset import CHUNK_EXPERIMENTS, EXPERIMENT_CHUNKS
+from .encoding import netcdf_encoding, prepare_for_netcdf, zarr_encoding
+from .gene_index import GeneIndex
+from .layout import EXPERIMENT
+from .reader import is_url
+
+__all__ = [
+    "FORMATS",
+    "NETCDF_ENGINES",
+    "SHARD_EXPERIMENTS",
+    "export",
+    "format_of",
+    "open_export",
+    "safe_write",
+    "subset",
+]
+
+#: Export formats and the path suffixes that select them.
+FORMATS = {"netcdf": (".nc", ".nc4", ".netcdf"), "zarr": (".zarr",)}
+#: xarray engines that can write the netCDF export ("netcdf4": netCDF-C, the default).
+NETCDF_ENGINES = ("netcdf4", "h5netcdf")
+#: Default experiments per Zarr shard (Zarr format 3): one shard per dask chunk
+#: of :func:`agea_xr.open_dataset`, so 136 objects for the 4,345 experiments
+#: instead of 4,345, with each experiment still readable alone.
+SHARD_EXPERIMENTS = CHUNK_EXPERIMENTS
+
+
+# --- formats and targets -----------------------------------------------------------
+def format_of(path: str | os.PathLike, format: str | None = None) -> str:
+    """The export format of a path: the one given, else from its suffix.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        ``*.nc`` (also ``.nc4``, ``.netcdf``) or ``*.zarr``.
+    format : {"netcdf", "zarr"}, optional
+        Wins over the suffix.
+
+    Returns
+    -------
+    str
+        ``"netcdf"`` or ``"zarr"``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown format, or a suffix that names none.
+
+    Examples
+    --------
+    >>> format_of("pdyn.nc"), format_of("atlas.zarr/"), format_of("x.bin", "zarr")
+    ('netcdf', 'zarr', 'zarr')
+    """
+    if format is not None:
+        if format not in FORMATS:
+            raise ValueError(f"Unknown export format {format!r}: choose one of {list(FORMATS)}.")
+        return format
+    name = str(path).rstrip("/").lower()
+    for fmt, suffixes in FORMATS.items():
+        if name.endswith(suffixes):
+            return fmt
+    raise ValueError(
+        f"Cannot tell the export format of {str(path)!r} from its suffix: end it with .nc "
+        "(netCDF) or .zarr (Zarr), or pass format='netcdf' or format='zarr'."
+    )
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def _check_local(path: str | os.PathLike) -> None:
+    if is_url(path):
+        raise ValueError(
+            f"Exports are written to a local path, not {str(path)!r}: export locally, then "
+            "upload (e.g. fsspec's put(..., recursive=True)); open_export() reads URLs."
+        )
+
+
+@contextlib.contextmanager
+def safe_write(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
+    """Write to a temporary name beside ``path``, then move it into place.
+
+    The body of the ``with`` block writes to the yielded temporary path (a
+    file or a folder). On success it replaces ``path`` (atomically for a file;
+    a folder is swapped in two renames, the old one removed afterwards); on
+    any exception, including ``KeyboardInterrupt``, the temporary is removed
+    and ``path`` is left exactly as it was.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The final local path. Its folder must exist.
+    overwrite : bool, default False
+        Replace an existing ``path``. Checked before anything is written.
+
+    Yields
+    ------
+    pathlib.Path
+        The temporary path to write to (hidden, in the same folder).
+
+    Raises
+    ------
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is False.
+    FileNotFoundError
+        If the folder of ``path`` does not exist.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "out.txt"
+    >>> with safe_write(target) as tmp:
+    ...     _ = tmp.write_text("done")
+    >>> target.read_text()
+    'done'
+    """
+    _check_local(path)
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(
+            f"{str(path)!r} already exists: pass overwrite=True (--overwrite) to replace it, "
+            "or choose another name."
+        )
+    if not path.parent.is_dir():
+        raise FileNotFoundError(
+            f"The folder {str(path.parent)!r} of {str(path)!r} does not exist: create it first."
+        )
+    tag = uuid.uuid4().hex[:8]
+    tmp = path.with_name(f".{path.name}.partial-{tag}")
+    try:
+        yield tmp
+        if not tmp.exists():
+            raise FileNotFoundError(f"Nothing was written to {str(tmp)!r}.")
+        if path.is_dir() and not path.is_symlink():
+            old = path.with_name(f".{path.name}.old-{tag}")
+            os.replace(path, old)
+            try:
+                os.replace(tmp, path)
+            except BaseException:
+                os.replace(old, path)
+                raise
+            _remove(old)
+        else:
+            if tmp.is_dir() and path.exists():
+                _remove(path)
+            os.replace(tmp, path)
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+# --- subsets -----------------------------------------------------------------------
+def _as_list(value: Any) -> list:
+    if isinstance(value, (str, bytes, int, np.integer)):
+        return [value]
+    return list(value)
+
+
+def subset(
+    ds: xr.Dataset,
+    *,
+    genes: str | Iterable[str] | None = None,
+    experiments: int | Iterable[int] | None = None,
+    regions: str | int | Iterable[str | int] | None = None,
+    mapping: str = "Allen",
+    hemisphere: str | None = None,
+    crop: bool = True,
+) -> xr.Dataset:
+    """The part of ``ds`` that :func:`export` writes, lazily.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+    genes : str or list of str, optional
+        Keep every experiment of these genes, in the order given.
+    experiments : int or list of int, optional
+        Keep these Allen experiment ids (after those of ``genes``, if both are given).
+    regions : str, int or list of them, optional
+        Keep the voxels of these regions (acronyms or Allen ids, descendants
+        included): other voxels of real-valued volumes become NaN, as with
+        :func:`agea_xr.regions.sel_region`; ``label`` is kept whole.
+    mapping : str, default "Allen"
+        Mapping the voxels are assigned with (see :data:`agea_xr.regions.MAPPINGS`).
+    hemisphere : {None, "left", "right"}, default None
+        Restrict the regions to one hemisphere.
+    crop : bool, default True
+        With ``regions``, also cut the grid to the regions' bounding box.
+
+    Returns
+    -------
+    xarray.Dataset
+        Attributes and encodings of the variables are kept; ``attrs["subset"]``
+        says what was selected.
+
+    Raises
+    ------
+    KeyError
+        For an unknown gene (with close matches), experiment id or region.
+    ValueError
+        For an unknown mapping or hemisphere, or regions without a label volume.
+
+    Examples
+    --------
+    >>> import agea_xr
+    >>> part = subset(agea_xr.open_sample(), genes="Pdyn", regions="CA1")
+    >>> list(part.gene.values), part.sizes["ml"] < 58, part.attrs["subset"]
+    (['Pdyn'], True, 'genes: Pdyn; regions: CA1 (Allen mapping, masked, cropped)')
+    """
+    out = ds
+    described = []
+    if genes is not None or experiments is not None:
+        positions: list[np.ndarray] = []
+        if genes is not None:
+            genes = [str(g) for g in _as_list(genes)]
+            if "gene" not in out.xindexes:
+                out = out.set_xindex("gene", GeneIndex)
+            index = out.xindexes["gene"]
+            positions.append(index.sel({"gene": genes}).dim_indexers[EXPERIMENT])
+            described.append("genes: " + ", ".join(genes))
+        if experiments is not None:
+            experiments = [int(e) for e in _as_list(experiments)]
+            ids = out[EXPERIMENT].to_index()
+            unknown = [e for e in experiments if e not in ids]
+            if unknown:
+                raise KeyError(
+                    f"Experiment id(s) {unknown} are not in this dataset; it has "
+                    f"{ids.size} experiments, e.g. {ids[:3].tolist()}. List them with "
+                    "ds.experiment.values."
+                )
+            positions.append(ids.get_indexer(experiments))
+            described.append("experiments: " + ", ".join(map(str, experiments)))
+        order = np.concatenate(positions).astype(np.int64)
+        _, first = np.unique(order, return_index=True)
+        out = out.isel({EXPERIMENT: order[np.sort(first)]})
+    if regions is not None:
+        from .regions import sel_region
+
+        masked = sel_region(out, regions, mapping=mapping, hemisphere=hemisphere, crop=crop)
+        for name, var in masked.data_vars.items():
+            # .where() drops attributes and encodings: the values are the same kind
+            var.attrs = dict(out[name].attrs)
+            var.encoding = dict(out[name].encoding)
+        out = masked
+        names = ", ".join(map(str, _as_list(regions)))
+        side = f", {hemisphere} hemisphere" if hemisphere else ""
+        how = "masked, cropped" if crop else "masked"
+        described.append(f"regions: {names} ({mapping} mapping{side}, {how})")
+    if described:
+        out = out.copy(deep=False)
+        out.attrs = {**ds.attrs, "subset": "; ".join(described)}
+    return out
+
+
+# --- export ------------------------------------------------------------------------
+def _zarr_format() -> int:
+    import zarr
+
+    return 3 if int(zarr.__version__.split(".")[0]) >= 3 else 2
+
+
+def _exact_float16(block: np.ndarray) -> np.ndarray:
+    """Cast to float16, refusing any value float16 does not hold exactly."""
+    out = block.astype(np.float16)
+    with np.errstate(invalid="ignore", over="ignore"):
+        same = (out.astype(block.dtype) == block) | np.isnan(block)
+    if not same.all():
+        bad = block[~same].reshape(-1)[:3]
+        raise ValueError(
+            f"Values such as {bad.tolist()} are not exact in float16, so the compact Zarr "
+            "form would change them: export with dtype='float32'."
+        )
+    return out
+
+
+def _rechunk(ds: xr.Dataset, experiments: int) -> xr.Dataset:
+    """Dask chunks of whole volumes, ``experiments`` per chunk, on the volume variables."""
+    out = ds.copy(deep=False)
+    for name, var in ds.data_vars.items():
+        if EXPERIMENT in var.dims:
+            out[name] = var.chunk({d: experiments if d == EXPERIMENT else -1 for d in var.dims})
+    return out
+
+
+def _run(delayed: Any, progress: bool, description: str) -> None:
+    """Compute the write; on failure, wait for tasks still running before returning.
+
+    dask's threaded scheduler raises at the first failed task while others are
+    still writing: with our own pool, leaving the ``with`` waits for them, so
+    that nothing writes into the temporary after :func:`safe_write` removed it.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    import dask
+    import dask.threaded
+
+    callback = contextlib.nullcontext()
+    if progress:
+        from tqdm.dask import TqdmCallback
+
+        callback = TqdmCallback(desc=description, unit="task")
+    with callback:
+        if dask.base.get_scheduler(collections=[delayed]) is dask.threaded.get:
+            workers = dask.config.get("num_workers", None) or os.cpu_count() or 1
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                delayed.compute(scheduler="threads", pool=pool)
+        else:
+            delayed.compute()
+
+
+def export(
+    ds: xr.Dataset | xr.DataArray,
+    path: str | os.PathLike,
+    format: str | None = None,
+    *,
+    genes: str | Iterable[str] | None = None,
+    experiments: int | Iterable[int] | None = None,
+    regions: str | int | Iterable[str | int] | None = None,
+    mapping: str = "Allen",
+    hemisphere: str | None = None,
+    crop: bool = True,
+    chunks: int = 1,
+    shards: int | None = SHARD_EXPERIMENTS,
+    dtype: str | None = None,
+    engine: str = "netcdf4",
+    overwrite: bool = False,
+    progress: bool = False,
+) -> Path:
+    """Write a dataset, or a subset of it, to netCDF or Zarr, safely.
+
+    netCDF (``*.nc``): expression as float32 (exact for the float16 release;
+    never float16, which netCDF-C readers cannot read), zlib-compressed, NaN
+    fill, CF attributes, the ``gene`` and ``experiment`` coordinates, ``label``
+    and ``image``. Zarr (``*.zarr``): the compact form, expression as float16
+    (lossless), Blosc-zstd, ``chunks`` experiments per chunk, sharded.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset or xarray.DataArray
+        A dataset from :func:`agea_xr.open_dataset` (or an export reopened); a
+        DataArray is written as a one-variable dataset.
+    path : str or os.PathLike
+        Local target; its suffix picks the format unless ``format`` is given.
+    format : {"netcdf", "zarr"}, optional
+    genes, experiments, regions, mapping, hemisphere, crop
+        What to export; see :func:`subset`. Default: everything.
+    chunks : int, default 1
+        Experiments per on-disk chunk (1: any experiment is read alone).
+    shards : int or None, default 32
+        Zarr format 3: experiments per shard (one object holding that many
+        chunks); None for one object per chunk. Ignored for netCDF and Zarr 2.
+    dtype : {None, "float16", "float32"}, optional
+        On-disk type of expression. None: float32 for netCDF; for Zarr float16
+        when the values are float16 (read unchanged from the release, or from a
+        Zarr export), else float32. float16 is refused for netCDF, and for Zarr whenever a
+        value would change.
+    engine : {"netcdf4", "h5netcdf"}, default "netcdf4"
+        netCDF writer.
+    overwrite : bool, default False
+        Replace an existing ``path``.
+    progress : bool, default False
+        Show a progress bar (on stderr) while writing.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is False.
+    ValueError
+        For an unknown format, engine or dtype, float16 asked for netCDF, values
+        not exact in float16, or an invalid subset.
+    KeyError
+        For unknown genes, experiments or regions.
+    ImportError
+        If the writer of the format is not installed.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, agea_xr
+    >>> ds = agea_xr.open_sample()
+    >>> path = export(ds, pathlib.Path(tempfile.mkdtemp()) / "pdyn.nc", genes="Pdyn")
+    >>> back = agea_xr.open_export(path)
+    >>> bool(back.expression.sel(gene="Pdyn").equals(ds.expression.sel(gene="Pdyn")))
+    True
+    """
+    fmt = format_of(path, format)
+    _check_local(path)
+    if isinstance(ds, xr.DataArray):
+        ds = ds.to_dataset(name=ds.name or "expression", promote_attrs=True)
+    if engine not in NETCDF_ENGINES:
+        raise ValueError(f"Unknown netCDF engine {engine!r}: choose one of {NETCDF_ENGINES}.")
+    if not isinstance(chunks, (int, np.integer)) or chunks < 1:
+        raise ValueError(f"chunks={chunks!r} must be a positive number of experiments.")
+    on_disk = _on_disk_dtype(ds, fmt, dtype)
+    part = subset(
+        ds,
+        genes=genes,
+        experiments=experiments,
+        regions=regions,
+        mapping=mapping,
+        hemisphere=hemisphere,
+        crop=crop,
+    )
+    path = Path(path)
+    if fmt == "netcdf":
+        write = _netcdf_writer(part, chunks, engine)
+    else:
+        write = _zarr_writer(part, chunks, shards, on_disk)
+    with safe_write(path, overwrite=overwrite) as tmp:
+        _run(write(tmp), progress, f"export {path.name}")
+    return path
+
+
+def _on_disk_dtype(ds: xr.Dataset, fmt: str, dtype: str | None) -> np.dtype:
+    if dtype is not None and str(dtype) not in ("float16", "float32"):
+        raise ValueError(f"Unknown dtype {dtype!r}: choose None, 'float16' or 'float32'.")
+    if fmt == "netcdf":
+        if dtype is not None and str(dtype) == "float16":
+            raise ValueError(
+                "netCDF has no float16 type: files holding it crash netCDF-C readers "
+                "(netCDF4, ncdump). Use dtype='float32' (lossless) or a .zarr path."
+            )
+        return np.dtype(np.float32)
+    if dtype is not None:
+        return np.dtype(dtype)
+    var = ds.get("expression")
+    if var is None:
+        return np.dtype(np.float32)
+    # float16 values: in memory, stored so (a compact export), or read unchanged
+    # from an AGEA binary (whose values are float16); _exact_float16 checks anyway
+    from_float16 = (
+        var.dtype == np.float16
+        or var.encoding.get("dtype") == np.float16
+        or str(var.encoding.get("source", "")).endswith(".bin")
+    )
+    return np.dtype(np.float16 if from_float16 else np.float32)
+
+
+def _netcdf_writer(ds: xr.Dataset, chunks: int, engine: str) -> Callable[[Path], Any]:
+    out = _rechunk(prepare_for_netcdf(ds), max(chunks, CHUNK_EXPERIMENTS))
+    encoding = netcdf_encoding(out, chunk_experiments=chunks)
+
+    def write(tmp: Path) -> Any:
+        return out.to_netcdf(tmp, engine=engine, encoding=encoding, compute=False)
+
+    return write
+
+
+def _zarr_writer(
+    ds: xr.Dataset, chunks: int, shards: int | None, dtype: np.dtype
+) -> Callable[[Path], Any]:
+    zarr_format = _zarr_format()
+    if zarr_format != 3:
+        shards = None
+    n = ds.sizes.get(EXPERIMENT, 0)
+    if shards is not None and n <= chunks:
+        shards = None
+    step = shards if shards is not None else chunks * max(1, CHUNK_EXPERIMENTS // chunks)
+    out = _rechunk(ds, step)
+    out = out.drop_indexes("gene") if "gene" in out.xindexes else out
+    if dtype == np.float16:
+        for name, var in ds.data_vars.items():
+            if var.dims[:1] == (EXPERIMENT,) and var.dtype.kind == "f" and var.dtype != dtype:
+                out[name] = out[name].copy(
+                    data=out[name].data.map_blocks(_exact_float16, dtype=np.float16)
+                )
+    encoding = zarr_encoding(
+        out,
+        dtype=dtype,
+        chunk_experiments=chunks,
+        shard_experiments=shards,
+        zarr_format=zarr_format,
+    )
+
+    def write(tmp: Path) -> Any:
+        with warnings.catch_warnings():
+            # consolidated metadata lets xr.open_zarr open the store in one read,
+            # without warning; zarr 3 flags it as not (yet) in its specification
+            warnings.filterwarnings("ignore", "Consolidated metadata", UserWarning)
+            return out.to_zarr(
+                tmp,
+                mode="w-",
+                encoding=encoding,
+                compute=False,
+                consolidated=True,
+                zarr_format=zarr_format,
+            )
+
+    return write
+
+
+# --- reading exports back ------------------------------------------------------------
+def open_export(
+    path: str | os.PathLike,
+    *,
+    chunks: Any = EXPERIMENT_CHUNKS,
+    storage_options: Mapping[str, Any] | None = None,
+    engine: str | None = None,
+    decode: bool = True,
+) -> xr.Dataset:
+    """Open a netCDF or Zarr export lazily, as :func:`agea_xr.open_dataset` would.
+
+    Plain ``xr.open_dataset(path)`` (netCDF) or ``xr.open_zarr(path)`` work too,
+    and ``.agea`` works on their result; this also sets the gene index (so that
+    ``.sel(gene="Pdyn")`` gives every experiment of Pdyn), picks experiment-
+    aligned dask chunks and reads fsspec URLs.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.nc`` file or ``.zarr`` store: local path or fsspec URL
+        (``s3://...``, ``file://...``, ``memory://...``).
+    chunks : dict, int, "auto" or None, default: experiment-aligned chunks
+        As for :func:`xarray.open_dataset`; the default gives dask chunks of at
+        least 32 whole experiments, aligned with the stored chunks; None gives
+        lazily indexed numpy-backed variables.
+    storage_options : mapping, optional
+        fsspec options for URLs.
+    engine : str, optional
+        xarray engine; default ``"zarr"`` for ``.zarr``, else ``"netcdf4"`` for
+        local files and ``"h5netcdf"`` for URLs.
+    decode : bool, default True
+        Give float16 volumes (the compact Zarr form) as float32, as
+        :func:`agea_xr.open_dataset` does; False keeps the stored float16.
+
+    Returns
+    -------
+    xarray.Dataset
+
+    Raises
+    ------
+    FileNotFoundError
+        If a local ``path`` does not exist.
+    ValueError
+        If the suffix names no export format.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, agea_xr
+    >>> path = agea_xr.export(agea_xr.open_sample(), pathlib.Path(tempfile.mkdtemp()) / "s.zarr")
+    >>> back = open_export(path)
+    >>> back.expression.dtype, back.expression.sel(gene="Nrp1").sizes["experiment"]
+    (dtype('float32'), 1)
+    """
+    fmt = format_of(path, "zarr" if engine == "zarr" else None)
+    url = is_url(path)
+    if not url and not os.path.exists(path):
+        raise FileNotFoundError(f"No export at {str(path)!r}: check the path.")
+    # Chunk mappings (and the default) are applied after opening, to the volumes only:
+    # xarray would also cut the string coordinates along experiment, and warn.
+    by_mapping = isinstance(chunks, Mapping)
+    options: dict[str, Any] = {"chunks": None if by_mapping else chunks, "cache": False}
+    if fmt == "zarr":
+        if url:
+            options["backend_kwargs"] = {"storage_options": dict(storage_options or {})}
+        ds = xr.open_dataset(
+            str(path) if url else os.fspath(path), engine=engine or "zarr", **options
+        )
+    else:
+        target: Any = os.fspath(path)
+        if url:
+            import fsspec
+
+            target = fsspec.open(str(path), "rb", **dict(storage_options or {})).open()
+        ds = xr.open_dataset(
+            target, engine=engine or ("h5netcdf" if url else "netcdf4"), **options
+        )
+    if decode:
+        for name, var in ds.data_vars.items():
+            if var.dtype == np.float16:
+                ds[name] = _as_float32(var)
+    if by_mapping:
+        ds = _chunk_volumes(ds, chunks, default=chunks is EXPERIMENT_CHUNKS)
+    for name, coord in ds.coords.items():
+        # Zarr gives numpy StringDType, netCDF fixed-width str: agea_xr uses object
+        if coord.dims == (EXPERIMENT,) and coord.dtype.kind in "TUS" and name not in ds.xindexes:
+            ds = ds.assign_coords({name: coord.copy(data=coord.values.astype(object))})
+    if "gene" in ds.coords and ds["gene"].dims == (EXPERIMENT,) and "gene" not in ds.xindexes:
+        ds = ds.set_xindex("gene", GeneIndex)
+    return ds
+
+
+class _Float32View(BackendArray):
+    """float32 view of a lazily indexed float16 array, read on demand."""
+
+    def __init__(self, array: Any) -> None:
+        self.array = array
+        self.shape = tuple(array.shape)
+        self.dtype = np.dtype(np.float32)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        return np.asarray(self.array[key], dtype=np.float32)
+
+
+def _as_float32(var: xr.DataArray) -> xr.Variable:
+    """The values of a float16 variable as float32, lazily (dask or lazily indexed)."""
+    variable = var.variable
+    if variable.chunks is not None:
+        data = variable.data.astype(np.float32)
+    else:
+        data = indexing.LazilyIndexedArray(_Float32View(variable._data))
+    return xr.Variable(variable.dims, data, variable.attrs, variable.encoding)
+
+
+def _chunk_volumes(ds: xr.Dataset, chunks: Mapping[str, Any], default: bool) -> xr.Dataset:
+    """Dask-chunk the variables along experiment; load the small others (label, image)."""
+    out = ds.copy(deep=False)
+    for name, var in ds.data_vars.items():
+        if EXPERIMENT not in var.dims:
+            out[name] = var.load()
+            continue
+        stored = _stored_chunk(var)
+        if default:
+            step = stored * max(1, -(-CHUNK_EXPERIMENTS // stored))
+        else:
+            step = chunks.get(EXPERIMENT, stored)
+        out[name] = var.chunk(
+            {d: step if d == EXPERIMENT else chunks.get(d, -1) for d in var.dims}
+        )
+    return out
+
+
+def _stored_chunk(var: xr.DataArray) -> int:
+    enc = var.encoding
+    for key in ("shards", "chunks", "chunksizes"):
+        value = enc.get(key)
+        if value:
+            return int(value[0])
+    preferred = enc.get("preferred_chunks", {})
+    return int(preferred.get(EXPERIMENT, 1))

@@ -1,0 +1,339 @@
+"""Build an AGEA dataset from Allen grid downloads: the IBL layout, or Zarr.
+
+The Allen Institute serves each ISH experiment's 200 µm grid as a zip
+(``grid_data/download/<experiment id>``) holding ``energy`` (and sometimes
+``density`` and ``intensity``) MetaImage volumes and ``data_set.xml``.
+:func:`ingest` turns a set of such zips into a folder in the IBL layout
+(``gene-expression.bin`` + ``gene-expression.pqt``, and ``label.npy`` when the
+grid annotation zip is among them) that :func:`agea_xr.open_dataset` opens,
+or into a compact Zarr store (:func:`agea_xr.export`).
+
+Values are stored as float16, exactly as IBL converted the Allen float32 grids
+for its release; ``-1`` (no measurement) is kept. Sagittal experiments cover
+the left hemisphere only: their other voxels are ``-1`` in the download and
+stay so (NaN once decoded).
+
+``data_set.xml`` names no gene: symbols come from a table the caller passes,
+else from the packaged table of the 4,345 coronal experiments of the atlas
+(:func:`gene_table`). That Allen listing writes 13 symbols with a trailing
+``*`` (e.g. ``5330421K23Rik*``); the ``*`` is not part of the MGI symbol and is
+removed, so ``ds.sel(gene="5330421K23Rik")`` finds them (no symbol collides
+once it is removed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import zipfile
+from collections.abc import Iterable, Sequence
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import layout
+
+__all__ = ["MEASURES", "gene_table", "ingest"]
+
+#: Volumes of an Allen grid download, in order; ``energy`` is the expression of
+#: the IBL release (``gene-expression.bin``).
+MEASURES = ("energy", "density", "intensity")
+#: Packaged table of the coronal experiments of the atlas (experiment_id, gene).
+CORONAL_TABLE = "coronal_experiments.csv"
+_ID_COLUMNS = ("experiment_id", "experiment", "id", "section_data_set_id")
+_GENE_COLUMNS = ("gene", "gene_symbol", "symbol", "acronym")
+
+
+def gene_table(path: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Experiment ids and gene symbols, from a user table or the packaged one.
+
+    Parameters
+    ----------
+    path : str or os.PathLike, optional
+        A CSV, TSV or parquet table with an experiment-id column (``experiment_id``,
+        ``experiment``, ``id`` or ``section_data_set_id``) and a symbol column
+        (``gene``, ``gene_symbol``, ``symbol`` or ``acronym``). None: the
+        packaged table of the 4,345 coronal experiments of the atlas.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``experiment`` (int64, unique) and ``gene`` (str, trailing ``*``
+        removed).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the table does not exist.
+    ValueError
+        If it lacks the columns, or an id is not an integer or repeats with
+        different symbols.
+
+    Examples
+    --------
+    >>> table = gene_table()
+    >>> len(table), table["gene"].nunique()
+    (4345, 4082)
+    >>> table.set_index("experiment").loc[75043138, "gene"]  # '5330421K23Rik*' in the listing
+    '5330421K23Rik'
+    """
+    if path is None:
+        source = resources.files("agea_xr") / "data" / CORONAL_TABLE
+        where = f"the packaged {CORONAL_TABLE}"
+        with source.open("rb") as f:
+            raw = pd.read_csv(f, dtype=str)
+    else:
+        where = repr(str(path))
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"Gene table {str(path)!r} does not exist.")
+        if path.suffix.lower() in (".pqt", ".parquet"):
+            raw = pd.read_parquet(path).astype(str)
+        else:
+            raw = pd.read_csv(path, sep=None, engine="python", dtype=str)
+    columns = {c.strip().lower(): c for c in raw.columns}
+    id_col = next((columns[c] for c in _ID_COLUMNS if c in columns), None)
+    gene_col = next((columns[c] for c in _GENE_COLUMNS if c in columns), None)
+    if id_col is None or gene_col is None:
+        raise ValueError(
+            f"The gene table {where} has columns {list(raw.columns)}; it needs an experiment "
+            f"id column (one of {list(_ID_COLUMNS)}) and a symbol column (one of "
+            f"{list(_GENE_COLUMNS)})."
+        )
+    try:
+        ids = pd.to_numeric(raw[id_col].str.strip(), errors="raise").astype(np.int64)
+    except (ValueError, TypeError) as err:
+        raise ValueError(
+            f"Experiment ids of the gene table {where} must be integers: {err}."
+        ) from err
+    genes = raw[gene_col].astype(str).str.strip().str.rstrip("*").str.strip()
+    table = pd.DataFrame({"experiment": ids.to_numpy(), "gene": genes.to_numpy(dtype=object)})
+    table = table.drop_duplicates()
+    clash = table["experiment"][table["experiment"].duplicated()].unique()
+    if clash.size:
+        raise ValueError(
+            f"The gene table {where} gives several symbols to experiment(s) "
+            f"{clash[:5].tolist()}: keep one row per experiment."
+        )
+    return table.reset_index(drop=True)
+
+
+def _is_annotation(zip_path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            return any(Path(n).name == "gridAnnotation.mhd" for n in zf.namelist())
+    except zipfile.BadZipFile:
+        return False
+
+
+def _measures_in(zip_path: Path) -> set[str]:
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            names = {Path(n).name for n in zf.namelist()}
+    except zipfile.BadZipFile:
+        return set()  # read_grid explains
+    return {m for m in MEASURES if f"{m}.mhd" in names}
+
+
+def _check_zips(zips: Iterable[str | os.PathLike]) -> list[Path]:
+    paths = [Path(z) for z in zips]
+    if not paths:
+        raise ValueError("No Allen grid zips given: pass one or more *_200um.zip downloads.")
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"These Allen grid downloads do not exist: {missing}.")
+    return paths
+
+
+def ingest(
+    zips: Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    *,
+    table: str | os.PathLike | None = None,
+    zarr: bool = False,
+    overwrite: bool = False,
+    progress: bool = False,
+) -> Path:
+    """Build an AGEA dataset (IBL layout, or Zarr) from Allen grid downloads.
+
+    Parameters
+    ----------
+    zips : sequence of str or os.PathLike
+        Allen grid zips of ISH experiments, coronal or sagittal, in the order
+        the experiments should have; the grid annotation zip
+        (``P56_Mouse_gridAnnotation.zip``) may be among them and becomes
+        ``label.npy`` (lateralised iblatlas indices).
+    out : str or os.PathLike
+        The folder to create (IBL layout), or with ``zarr=True`` the ``.zarr``
+        store. An existing empty folder is used.
+    table : str or os.PathLike, optional
+        Experiment id -> gene symbol table (see :func:`gene_table`); default: the
+        packaged table of the coronal experiments.
+    zarr : bool, default False
+        Write the compact Zarr form instead: variables ``expression`` (energy)
+        and, when present in the zips, ``density`` and ``intensity``.
+    overwrite : bool, default False
+        Replace an existing non-empty ``out``.
+    progress : bool, default False
+        Show a progress bar over the zips (on stderr).
+
+    Returns
+    -------
+    pathlib.Path
+        ``out``. The IBL folder holds ``gene-expression.bin`` (energy, float16),
+        ``gene-expression.pqt`` (``id``, ``gene``, ``plane``), ``label.npy`` with the
+        annotation, and a sub-folder in the same layout for each of ``density``
+        and ``intensity`` present in any zip (experiments without it are ``-1``).
+
+    Raises
+    ------
+    FileNotFoundError
+        If a zip or the table does not exist.
+    FileExistsError
+        If ``out`` exists, is not empty, and ``overwrite`` is False.
+    ValueError
+        If a zip is not an Allen grid, an experiment id is missing or repeated,
+        or an experiment has no symbol in the table.
+
+    Examples
+    --------
+    >>> import agea_xr
+    >>> folder = agea_xr.ingest(["Pdyn_P56_coronal_71717084_200um.zip"], "pdyn")  # doctest: +SKIP
+    >>> agea_xr.open_dataset(folder).gene.values  # doctest: +SKIP
+    array(['Pdyn'], dtype=object)
+    """
+    from .export import safe_write
+
+    paths = _check_zips(zips)
+    out = Path(out)
+    if out.is_dir() and not any(out.iterdir()):
+        overwrite = True  # an empty folder holds nothing to lose
+    annotations = [p for p in paths if _is_annotation(p)]
+    grids = [p for p in paths if p not in annotations]
+    if len(annotations) > 1:
+        raise ValueError(f"Several grid annotation zips given: {[str(a) for a in annotations]}.")
+    if not grids:
+        raise ValueError("Only the annotation was given: pass the experiments' grid zips too.")
+    symbols = gene_table(table).set_index("experiment")["gene"]
+    # energy always (the IBL binary); density/intensity when any zip has them
+    measures = ["energy"] + [m for m in MEASURES[1:] if any(m in _measures_in(p) for p in grids)]
+    if out.exists() and not overwrite:
+        raise FileExistsError(
+            f"{str(out)!r} already exists and is not empty: pass overwrite=True (--overwrite) "
+            "to replace it, or choose another name."
+        )
+    if zarr:
+        # build the IBL folder beside the target, then export it compactly
+        with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.ingest-") as tmp:
+            folder = Path(tmp) / "agea"
+            folder.mkdir()
+            _write_folder(folder, grids, annotations, symbols, measures, table, progress)
+            _write_zarr(folder, out, measures, overwrite)
+        return out
+    with safe_write(out, overwrite=overwrite) as tmp:
+        tmp.mkdir()
+        _write_folder(tmp, grids, annotations, symbols, measures, table, progress)
+    return out
+
+
+def _write_folder(
+    folder: Path,
+    grids: list[Path],
+    annotations: list[Path],
+    symbols: pd.Series,
+    measures: list[str],
+    table: str | os.PathLike | None,
+    progress: bool,
+) -> None:
+    from .allen import read_annotation, read_grid
+
+    targets = {m: folder if m == "energy" else folder / m for m in measures}
+    for target in targets.values():
+        target.mkdir(exist_ok=True)
+    missing_volume = np.full(layout.GRID_SHAPE, layout.MISSING, dtype=layout.RAW_DTYPE)
+    rows = []
+    with contextlib.ExitStack() as stack:
+        files = {
+            m: stack.enter_context(open(targets[m] / layout.VARIANTS["raw"], "wb"))
+            for m in measures
+        }
+        iterator: Iterable[Path] = grids
+        if progress:
+            from tqdm.auto import tqdm
+
+            iterator = tqdm(grids, desc="ingest", unit="zip")
+        for path in iterator:
+            grid = read_grid(path)
+            if grid.experiment_id is None:
+                raise ValueError(
+                    f"{str(path)!r} names no experiment: its data_set.xml has no <id> and its "
+                    "file name no id. Rename it as the Allen download "
+                    "(GENE_P56_PLANE_ID_200um.zip)."
+                )
+            for measure in measures:
+                volume = grid.volumes.get(measure)
+                data = missing_volume if volume is None else volume.astype(layout.RAW_DTYPE)
+                files[measure].write(np.ascontiguousarray(data).tobytes())
+            rows.append((grid.experiment_id, _plane(grid.plane), str(path)))
+    ids = [r[0] for r in rows]
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise ValueError(f"Experiment(s) {repeated} are given more than once: pass each zip once.")
+    unknown = [(i, src) for i, _, src in rows if i not in symbols.index]
+    if unknown:
+        where = "the given table" if table is not None else f"the packaged {CORONAL_TABLE}"
+        raise ValueError(
+            f"No gene symbol for experiment(s) {[i for i, _ in unknown][:10]} in {where} "
+            f"(e.g. {unknown[0][1]!r}). Pass a table of experiment_id,gene covering them "
+            "(--table), e.g. from the Allen API's SectionDataSet query."
+        )
+    pqt = pd.DataFrame(
+        {
+            layout.TABLE_ID_COLUMN: [str(i) for i in ids],
+            layout.TABLE_GENE_COLUMN: [symbols.loc[i] for i in ids],
+            "plane": [r[1] for r in rows],
+        }
+    )
+    label = None
+    if annotations:
+        from .regions import label_from_allen_ids
+
+        label = label_from_allen_ids(read_annotation(annotations[0]))
+    for target in targets.values():
+        pqt.to_parquet(target / layout.TABLE_FILE, index=False)
+        if label is not None:
+            np.save(target / layout.LABEL_FILE, label)
+
+
+def _plane(text: str | None) -> str:
+    """``coronal``/``sagittal`` from what ``data_set.xml`` or the file name says."""
+    text = (text or "").lower()
+    for plane in ("coronal", "sagittal"):
+        if plane in text:  # e.g. "<plane-of-section><id>2</id><name>sagittal</name>..."
+            return plane
+    return text or "unknown"
+
+
+def _write_zarr(folder: Path, out: Path, measures: list[str], overwrite: bool) -> None:
+    from .dataset import open_dataset
+    from .export import export
+
+    ds = open_dataset(folder)
+    planes = pd.read_parquet(folder / layout.TABLE_FILE)["plane"].to_numpy(dtype=object)
+    ds = ds.assign_coords(plane=(layout.EXPERIMENT, planes, {"long_name": "plane of section"}))
+    for measure in measures:
+        if measure != "energy":
+            other = open_dataset(folder / measure)["expression"]
+            other.attrs = {
+                **other.attrs,
+                "long_name": f"ISH gene expression {measure}",
+                "comment": f"Allen expression {measure}. NaN: no measurement (-1 in the grid).",
+            }
+            ds[measure] = other
+    ds.attrs.update(title="Allen Gene Expression Atlas grids, ingested by agea-xr")
+    ds.attrs["source"] = "Allen Mouse Brain Atlas grid downloads"
+    ds.attrs.pop("binary", None)
+    export(ds, out, "zarr", overwrite=overwrite)
