@@ -1,0 +1,433 @@
+"""Remote releases: fsspec storage options, listings, and clear network errors.
+
+:func:`storage_options_for` fills in what a URL needs to be read without
+surprises: anonymous access and the region for the public IBL bucket, short
+connect timeouts and few retries for every ``s3://`` URL (an unreachable
+endpoint fails within seconds instead of retrying for minutes). Options the
+caller passes always win. :func:`list_release` reads a release folder's file
+sizes, ETags and ``<date>.version`` marker in one listing, and
+:func:`connection_errors` turns low-level network failures into a
+:class:`ConnectionError` that names the URL and the ways to work offline.
+
+Nothing here imports s3fs or botocore at module level.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import layout
+
+__all__ = [
+    "CONNECT_TIMEOUT",
+    "MAX_ATTEMPTS",
+    "READ_TIMEOUT",
+    "RemoteFile",
+    "RemoteRelease",
+    "connection_errors",
+    "is_connection_error",
+    "is_official",
+    "list_release",
+    "normalize_url",
+    "probe",
+    "storage_options_for",
+]
+
+#: Seconds to wait for a TCP connection to an S3 endpoint.
+CONNECT_TIMEOUT = 5
+#: Seconds to wait for the next bytes of a response before giving up.
+READ_TIMEOUT = 20
+#: Attempts per S3 request (botocore "standard" retry mode counts the first one).
+MAX_ATTEMPTS = 3
+#: Bucket of the official release (anonymous, ``us-east-1``).
+IBL_BUCKET = layout.BUCKET_URL.split("://", 1)[1].split("/", 1)[0]
+#: Options that mean the caller chose how to authenticate.
+_AUTH_KEYS = frozenset({"anon", "key", "secret", "token", "profile", "session"})
+
+
+def normalize_url(url: str | os.PathLike) -> str:
+    """A release URL without trailing slashes; ``s3a://`` spelled ``s3://``.
+
+    Parameters
+    ----------
+    url : str or os.PathLike
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> normalize_url("s3://ibl-brain-wide-map-public/atlas/agea/")
+    's3://ibl-brain-wide-map-public/atlas/agea'
+    """
+    text = os.fspath(url).rstrip("/")
+    if text.startswith("s3a://"):
+        text = "s3://" + text[len("s3a://") :]
+    return text
+
+
+def is_official(url: str | os.PathLike) -> bool:
+    """Whether ``url`` is the official IBL release folder (the one the sha256 pins cover).
+
+    Parameters
+    ----------
+    url : str or os.PathLike
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> is_official("s3://ibl-brain-wide-map-public/atlas/agea/")
+    True
+    >>> is_official("s3://my-mirror/atlas/agea")
+    False
+    """
+    return normalize_url(url) == layout.BUCKET_URL
+
+
+def _bucket(url: str) -> str | None:
+    text = normalize_url(url)
+    if not text.startswith("s3://"):
+        return None
+    return text[len("s3://") :].split("/", 1)[0]
+
+
+def storage_options_for(
+    url: str | os.PathLike, storage_options: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The fsspec storage options used for ``url``: defaults, then the caller's.
+
+    Parameters
+    ----------
+    url : str or os.PathLike
+        fsspec URL of a release folder or file.
+    storage_options : mapping, optional
+        The caller's options; they override the defaults key by key
+        (``config_kwargs`` and ``client_kwargs`` are merged one level deeper).
+
+    Returns
+    -------
+    dict
+        For ``s3://`` URLs: botocore ``connect_timeout``, ``read_timeout`` and
+        a few retries; for the IBL bucket also ``anon=True`` (unless the caller
+        passed credentials or ``anon``) and region ``us-east-1``. Other
+        protocols get the caller's options unchanged.
+
+    Examples
+    --------
+    >>> opts = storage_options_for("s3://ibl-brain-wide-map-public/atlas/agea")
+    >>> opts["anon"], opts["config_kwargs"]["connect_timeout"]
+    (True, 5)
+    >>> storage_options_for("s3://ibl-brain-wide-map-public/atlas/agea", {"anon": False})["anon"]
+    False
+    >>> storage_options_for("memory://agea", {"x": 1})
+    {'x': 1}
+    """
+    given = copy.deepcopy(dict(storage_options or {}))
+    bucket = _bucket(os.fspath(url))
+    if bucket is None:
+        return given
+    options: dict[str, Any] = {
+        "config_kwargs": {
+            "connect_timeout": CONNECT_TIMEOUT,
+            "read_timeout": READ_TIMEOUT,
+            "retries": {"total_max_attempts": MAX_ATTEMPTS, "mode": "standard"},
+        }
+    }
+    if bucket == IBL_BUCKET:
+        if not _AUTH_KEYS & given.keys():
+            options["anon"] = True
+        if "endpoint_url" not in given:
+            options["client_kwargs"] = {"region_name": layout.BUCKET_REGION}
+    for key, value in given.items():
+        if key in ("config_kwargs", "client_kwargs") and isinstance(value, Mapping):
+            options[key] = {**options.get(key, {}), **value}
+        else:
+            options[key] = value
+    return options
+
+
+def is_connection_error(err: BaseException) -> bool:
+    """Whether ``err`` (or its cause) means the endpoint could not be reached or stalled.
+
+    Parameters
+    ----------
+    err : BaseException
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> is_connection_error(ConnectionRefusedError()), is_connection_error(ValueError())
+    (True, False)
+    """
+    names = {
+        "EndpointConnectionError",
+        "ConnectTimeoutError",
+        "ReadTimeoutError",
+        "ConnectionClosedError",
+        "ClientConnectorError",
+        "ServerDisconnectedError",
+        "ClientPayloadError",
+        "ClientOSError",
+        "FSTimeoutError",
+        "ProxyConnectionError",
+    }
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, (ConnectionError, TimeoutError)):
+            return True
+        if any(cls.__name__ in names for cls in type(err).__mro__):
+            return True
+        err = err.__cause__ or err.__context__
+    return False
+
+
+def _endpoint(options: Mapping[str, Any]) -> str:
+    endpoint = options.get("endpoint_url") or (options.get("client_kwargs") or {}).get(
+        "endpoint_url"
+    )
+    return f" (endpoint {endpoint})" if endpoint else ""
+
+
+def unreachable_message(url: str, options: Mapping[str, Any], err: BaseException) -> str:
+    """The message of the error raised when ``url`` cannot be reached.
+
+    Parameters
+    ----------
+    url : str
+    options : mapping
+        The storage options in use (their endpoint is named).
+    err : BaseException
+        The underlying error.
+
+    Returns
+    -------
+    str
+    """
+    return (
+        f"Cannot reach {url!r}{_endpoint(options)}: {type(err).__name__}: {err}. "
+        "Check the network connection (or the endpoint_url in storage_options). To work "
+        "offline, use agea_xr.open_sample() for the bundled two-experiment sample, "
+        "open a local copy with agea_xr.open_dataset('/path/to/agea'), or point the "
+        "cache at one with the AGEA_XR_CACHE environment variable."
+    )
+
+
+@contextlib.contextmanager
+def connection_errors(url: str | os.PathLike, options: Mapping[str, Any] | None = None):
+    """Re-raise network failures inside the block as a clear :class:`ConnectionError`.
+
+    Parameters
+    ----------
+    url : str or os.PathLike
+        What was being read (named in the message).
+    options : mapping, optional
+        Storage options in use (their endpoint is named).
+
+    Raises
+    ------
+    ConnectionError
+        If the block raised an error that :func:`is_connection_error` recognises.
+
+    Examples
+    --------
+    >>> with connection_errors("s3://bucket/agea"):
+    ...     raise TimeoutError("timed out")
+    Traceback (most recent call last):
+    ...
+    ConnectionError: Cannot reach 's3://bucket/agea': TimeoutError: timed out. ...
+    """
+    try:
+        yield
+    except ConnectionError:
+        raise
+    except Exception as err:
+        if not is_connection_error(err):
+            raise
+        raise ConnectionError(unreachable_message(str(url), options or {}, err)) from err
+
+
+def probe(url: str | os.PathLike, storage_options: Mapping[str, Any] | None = None) -> None:
+    """List ``url`` once, so that an unreachable endpoint fails now, clearly.
+
+    fsspec's existence checks (``isfile``, ``exists``) answer False when the
+    endpoint cannot be reached; probing first turns that into a
+    :class:`ConnectionError` that names the URL. A missing folder is not an
+    error here, nor is any other failure to list (some servers, e.g. plain HTTP,
+    cannot list folders): the caller reports those with its own message.
+
+    Parameters
+    ----------
+    url : str or os.PathLike
+        fsspec URL of a release folder.
+    storage_options : mapping, optional
+        Options as given to fsspec (see :func:`storage_options_for`).
+
+    Raises
+    ------
+    ConnectionError
+        If the endpoint cannot be reached or does not answer in time.
+
+    Examples
+    --------
+    >>> probe("memory://agea-nothing-here")
+    """
+    import fsspec
+
+    options = dict(storage_options or {})
+    with connection_errors(url, options):
+        fs, root = fsspec.core.url_to_fs(os.fspath(url), **options)
+        try:
+            fs.ls(root, detail=False, refresh=True)
+        except Exception as err:  # only reachability matters here (e.g. HTTP may not list)
+            if is_connection_error(err):
+                raise
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One file of a remote release.
+
+    Attributes
+    ----------
+    name : str
+        File name inside the release folder.
+    path : str
+        Path as the filesystem knows it (no protocol).
+    size : int
+        Bytes.
+    etag : str or None
+        The server's ETag, without quotes, when offered.
+    """
+
+    name: str
+    path: str
+    size: int
+    etag: str | None = None
+
+
+@dataclass
+class RemoteRelease:
+    """A listing of a release folder.
+
+    Attributes
+    ----------
+    url : str
+        The folder's URL (normalised).
+    fs : fsspec.AbstractFileSystem
+        The filesystem that reads it.
+    options : dict
+        The storage options in use.
+    version : str
+        The newest ``<date>.version`` marker, or ``"unknown"``.
+    files : dict of str to RemoteFile
+        The files of the release found there.
+    """
+
+    url: str
+    fs: Any
+    options: dict[str, Any]
+    version: str = "unknown"
+    files: dict[str, RemoteFile] = field(default_factory=dict)
+
+
+def list_release(
+    url: str | os.PathLike, storage_options: Mapping[str, Any] | None = None
+) -> RemoteRelease:
+    """List a release folder: sizes, ETags and the version marker, in one request.
+
+    Parameters
+    ----------
+    url : str or os.PathLike
+        fsspec URL (or local path) of the folder.
+    storage_options : mapping, optional
+        Passed through :func:`storage_options_for`.
+
+    Returns
+    -------
+    RemoteRelease
+
+    Raises
+    ------
+    ConnectionError
+        If the endpoint cannot be reached (within seconds; the message names the URL
+        and how to work offline).
+    FileNotFoundError
+        If the folder does not exist or holds no AGEA table.
+
+    Examples
+    --------
+    >>> import agea_xr
+    >>> release = list_release(agea_xr.sample_path())
+    >>> release.files["gene-expression.bin"].size
+    637304
+    """
+    import fsspec
+
+    text = normalize_url(url)
+    options = storage_options_for(text, storage_options)
+    with connection_errors(text, options):
+        fs, root = fsspec.core.url_to_fs(text, **options)
+        try:
+            entries = fs.ls(root, detail=True, refresh=True)
+        except FileNotFoundError:
+            entries = []
+    release = RemoteRelease(url=text, fs=fs, options=options)
+    versions = []
+    for entry in entries:
+        if entry.get("type") != "file":
+            continue
+        name = entry["name"].rstrip("/").rsplit("/", 1)[-1]
+        if name.endswith(layout.VERSION_SUFFIX):
+            versions.append(name[: -len(layout.VERSION_SUFFIX)])
+        elif name in layout.FILES:
+            etag = entry.get("ETag") or entry.get("etag")
+            release.files[name] = RemoteFile(
+                name=name,
+                path=entry["name"],
+                size=int(entry["size"]),
+                etag=str(etag).strip('"') if etag else None,
+            )
+    if versions:
+        release.version = sorted(versions)[-1]
+    if layout.TABLE_FILE not in release.files:
+        found = sorted(e["name"].rsplit("/", 1)[-1] for e in entries)
+        raise FileNotFoundError(
+            f"No AGEA release at {text!r}{_endpoint(options)}: it holds "
+            f"{found[:10] if found else 'nothing'}, an AGEA folder holds "
+            f"{layout.TABLE_FILE} and {layout.VARIANTS['raw']}. Check the URL (the official "
+            f"release is {layout.BUCKET_URL!r})."
+        )
+    return release
+
+
+def iter_blocks(size: int, start: int, block: int) -> Iterator[tuple[int, int]]:
+    """``(start, stop)`` byte ranges of at most ``block`` bytes from ``start`` to ``size``.
+
+    Parameters
+    ----------
+    size, start, block : int
+
+    Yields
+    ------
+    tuple of int
+
+    Examples
+    --------
+    >>> list(iter_blocks(10, 2, 4))
+    [(2, 6), (6, 10)]
+    """
+    for a in range(start, size, block):
+        yield a, min(a + block, size)

@@ -1,0 +1,258 @@
+"""Lazy reads straight from S3, against moto's S3 server on loopback."""
+
+from __future__ import annotations
+
+import pickle
+import socket
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import agea_xr
+from agea_xr import layout
+from agea_xr.reader import ExperimentFile
+from agea_xr.remote import (
+    is_connection_error,
+    list_release,
+    normalize_url,
+    storage_options_for,
+)
+
+pytest_plugins = ["tests.s3server"]
+
+N = 12
+
+
+@pytest.fixture(autouse=True)
+def _dummy_credentials(aws_env):
+    """Every test here runs with dummy AWS credentials (never a real profile)."""
+
+
+def decoded(raw: np.ndarray) -> np.ndarray:
+    out = raw.astype(np.float32)
+    out[raw == -1] = np.nan
+    return out
+
+
+# --- storage options -------------------------------------------------------------
+def test_ibl_bucket_is_anonymous_with_short_timeouts_by_default():
+    opts = storage_options_for(layout.BUCKET_URL + "/")
+    assert opts["anon"] is True
+    assert opts["client_kwargs"] == {"region_name": "us-east-1"}
+    assert opts["config_kwargs"]["connect_timeout"] == 5
+    assert opts["config_kwargs"]["retries"] == {"total_max_attempts": 3, "mode": "standard"}
+
+
+def test_caller_options_win_and_merge_one_level_deep():
+    opts = storage_options_for(
+        "s3://ibl-brain-wide-map-public/atlas/agea",
+        {"key": "K", "secret": "S", "config_kwargs": {"read_timeout": 2}},
+    )
+    assert "anon" not in opts  # credentials given: not forced anonymous
+    assert opts["key"] == "K"
+    assert opts["config_kwargs"]["read_timeout"] == 2
+    assert opts["config_kwargs"]["connect_timeout"] == 5
+    endpoint = storage_options_for(layout.BUCKET_URL, {"endpoint_url": "http://x"})
+    assert endpoint["anon"] is True and "client_kwargs" not in endpoint
+
+
+def test_other_buckets_are_not_made_anonymous_and_other_protocols_untouched():
+    opts = storage_options_for("s3a://someone-else/agea")
+    assert "anon" not in opts and opts["config_kwargs"]["connect_timeout"] == 5
+    assert storage_options_for("memory://agea", None) == {}
+    given = {"config_kwargs": {"a": 1}}
+    storage_options_for("s3://b/agea", given)
+    assert given == {"config_kwargs": {"a": 1}}  # the caller's mapping is not modified
+    assert normalize_url("s3a://b/agea//") == "s3://b/agea"
+
+
+def test_connection_errors_are_recognised_through_causes():
+    outer = RuntimeError("wrapped")
+    outer.__cause__ = ConnectionRefusedError("refused")
+    assert is_connection_error(outer)
+    assert not is_connection_error(KeyError("x"))
+    assert not is_connection_error(RuntimeError("plain"))
+
+
+# --- remote == local ---------------------------------------------------------------
+@pytest.mark.parametrize("chunks", [None, {}])
+def test_remote_equals_local_value_for_value(remote_release, synthetic_dir, chunks):
+    remote = agea_xr.open_dataset(
+        remote_release.url, chunks=chunks, storage_options=remote_release.storage_options
+    )
+    local = agea_xr.open_dataset(synthetic_dir, chunks=chunks)
+    xr.testing.assert_identical(remote.drop_attrs(), local.drop_attrs())
+    assert remote.attrs["data_version"] == local.attrs["data_version"] == "2025-03-18"
+    assert remote.attrs["source"] == remote_release.url
+    raw = np.fromfile(synthetic_dir / layout.VARIANTS["raw"], dtype=layout.RAW_DTYPE)
+    np.testing.assert_array_equal(
+        remote.expression.values, decoded(raw.reshape(N, *layout.GRID_SHAPE))
+    )
+
+
+def test_remote_undecoded_and_processed_bytes_are_the_files(remote_release, synthetic_dir):
+    for variant in ("raw", "processed"):
+        ds = agea_xr.open_dataset(
+            remote_release.url,
+            variant=variant,
+            mask=False,
+            chunks=None,
+            storage_options=remote_release.storage_options,
+        )
+        expected = np.fromfile(synthetic_dir / layout.binary_file(variant), dtype="<f2")
+        got = ds.expression.values
+        assert got.dtype == layout.RAW_DTYPE
+        assert got.tobytes() == expected.tobytes()
+
+
+def test_selection_by_gene_reads_the_right_experiments(remote_release, synthetic_dir):
+    remote = agea_xr.open_dataset(
+        remote_release.url, chunks=None, storage_options=remote_release.storage_options
+    )
+    local = agea_xr.open_dataset(synthetic_dir, chunks=None)
+    for gene in ("Pdyn", "Gene0002"):
+        np.testing.assert_array_equal(
+            remote.expression.sel(gene=gene).values, local.expression.sel(gene=gene).values
+        )
+    assert remote.expression.sel(gene="Gene0002").sizes["experiment"] == 2
+
+
+# --- what crosses the wire --------------------------------------------------------
+@pytest.fixture
+def proxied(s3_server, remote_release):
+    """The release, reached through a byte-counting proxy."""
+    proxy = s3_server.proxy()
+    options = {"anon": True, "endpoint_url": proxy.endpoint}
+    return proxy, options
+
+
+def test_open_reads_only_the_small_files(proxied, remote_release, synthetic_dir):
+    proxy, options = proxied
+    agea_xr.open_dataset(remote_release.url, chunks=None, storage_options=options)
+    small = sum((synthetic_dir / n).stat().st_size for n in (layout.TABLE_FILE, "label.npy"))
+    small += (synthetic_dir / layout.IMAGE_FILE).stat().st_size
+    binary = (synthetic_dir / layout.VARIANTS["raw"]).stat().st_size
+    assert small < proxy.downstream < small + 64 * 1024
+    assert proxy.downstream < binary / 3  # the 3.8 MB binary itself is never read
+
+
+def test_one_experiment_transfers_one_experiments_bytes(proxied, remote_release, synthetic_dir):
+    proxy, options = proxied
+    ds = agea_xr.open_dataset(remote_release.url, chunks=None, storage_options=options)
+    before_bytes, before_requests = proxy.downstream, proxy.requests
+    values = ds.expression.isel(experiment=7).values
+    moved = proxy.downstream - before_bytes
+    assert proxy.requests - before_requests == 1  # one ranged GET
+    assert layout.VOLUME_BYTES <= moved < layout.VOLUME_BYTES + 4096  # + HTTP headers
+    local = agea_xr.open_dataset(synthetic_dir, chunks=None)
+    np.testing.assert_array_equal(values, local.expression.isel(experiment=7).values)
+
+    before_bytes, before_requests = proxy.downstream, proxy.requests
+    ds.expression.isel(experiment=slice(2, 5)).values  # consecutive: one range
+    assert proxy.requests - before_requests == 1
+    assert (
+        3 * layout.VOLUME_BYTES <= proxy.downstream - before_bytes < 3 * layout.VOLUME_BYTES + 4096
+    )
+
+
+def test_dask_chunks_read_one_range_each(proxied, remote_release):
+    proxy, options = proxied
+    ds = agea_xr.open_dataset(
+        remote_release.url, chunks={"experiment": 4}, storage_options=options
+    )
+    before = proxy.requests
+    ds.expression.isel(experiment=slice(0, 8)).mean().compute(scheduler="synchronous")
+    assert proxy.requests - before == 2  # two chunks of four experiments
+
+
+def test_remote_dataset_pickles_small_and_reads_after_unpickling(remote_release, synthetic_raw):
+    ds = agea_xr.open_dataset(
+        remote_release.url, chunks={}, storage_options=remote_release.storage_options
+    )
+    payload = pickle.dumps(ds.expression.data)
+    assert len(payload) < 20_000  # a URL and options, not the bytes (3.8 MB)
+    again = pickle.loads(payload)
+    np.testing.assert_array_equal(np.asarray(again[3]), decoded(synthetic_raw[3]))
+    source = ExperimentFile(remote_release.url + "/" + layout.VARIANTS["raw"], N, {"anon": True})
+    assert len(pickle.dumps(source)) < 1000
+
+
+def test_local_cluster_reduction_over_remote(remote_release, synthetic_raw):
+    distributed = pytest.importorskip("distributed")
+    ds = agea_xr.open_dataset(
+        remote_release.url,
+        chunks={"experiment": 4},
+        storage_options=remote_release.storage_options,
+    )
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster),
+    ):
+        got = ds.expression.mean("experiment").compute()
+    expected = np.nanmean(decoded(synthetic_raw), axis=0)
+    np.testing.assert_allclose(got.values, expected, rtol=1e-6)
+
+
+def test_listing_gives_sizes_etags_and_version(remote_release, synthetic_dir):
+    release = list_release(remote_release.url + "/", remote_release.storage_options)
+    assert release.version == "2025-03-18"
+    binary = release.files[layout.VARIANTS["raw"]]
+    assert binary.size == N * layout.VOLUME_BYTES
+    import hashlib
+
+    expected_md5 = hashlib.md5((synthetic_dir / binary.name).read_bytes()).hexdigest()
+    assert binary.etag == expected_md5
+
+
+def test_missing_release_names_what_is_there(s3_server):
+    with pytest.raises(FileNotFoundError, match=r"No AGEA release at 's3://agea-test/nothing'"):
+        list_release("s3://agea-test/nothing", {"anon": True, "endpoint_url": s3_server.endpoint})
+
+
+# --- unreachable -------------------------------------------------------------------
+def _closed_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_unreachable_endpoint_gives_a_clear_error():
+    options = {"anon": True, "endpoint_url": f"http://127.0.0.1:{_closed_port()}"}
+    with pytest.raises(ConnectionError, match=r"Cannot reach 's3://agea-test/agea'") as info:
+        agea_xr.open_dataset("s3://agea-test/agea", storage_options=options)
+    message = str(info.value)
+    assert options["endpoint_url"] in message
+    assert "open_sample()" in message and "AGEA_XR_CACHE" in message
+    with pytest.raises(ConnectionError, match="open_sample"):
+        agea_xr.download("s3://agea-test/agea", storage_options=options, progress=False)
+
+
+def test_stalled_server_times_out_instead_of_hanging():
+    # a socket that accepts connections (kernel backlog) but never answers
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    try:
+        options = {
+            "anon": True,
+            "endpoint_url": f"http://127.0.0.1:{listener.getsockname()[1]}",
+            "config_kwargs": {"read_timeout": 0.5, "retries": {"total_max_attempts": 1}},
+        }
+        with pytest.raises(ConnectionError, match="Cannot reach"):
+            agea_xr.open_dataset("s3://agea-test/agea", storage_options=options)
+    finally:
+        listener.close()
+
+
+@pytest.mark.network
+def test_real_bucket_smoke():
+    ds = agea_xr.open_dataset(layout.BUCKET_URL, chunks=None)
+    assert ds.sizes["experiment"] == layout.N_EXPERIMENTS
+    assert list(ds.gene.values[:3]) == ["Ndufa10", "Grik2", "Dmp1"]
+    one = ds.expression.isel(experiment=0).values
+    assert one.shape == layout.GRID_SHAPE and np.nanmax(one) > 0
