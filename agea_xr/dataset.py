@@ -8,6 +8,7 @@ binary's size, never the binary itself.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import warnings
@@ -22,6 +23,7 @@ import xarray as xr
 from xarray.core import indexing
 
 from . import layout
+from .encoding import attach_default_encoding
 from .gene_index import GeneIndex
 from .reader import ExperimentFile, ExpressionArray, is_url
 
@@ -371,7 +373,7 @@ def build_dataset(
         "citation": layout.CITATION,
         "Conventions": "CF-1.10",
     }
-    return ds
+    return attach_default_encoding(ds)
 
 
 def open_dataset(
@@ -389,8 +391,10 @@ def open_dataset(
     source : str, os.PathLike or None, optional
         A folder in the IBL layout (``gene-expression.bin``, ``gene-expression.pqt``,
         optionally ``label.npy`` and ``image.npy``), an fsspec URL of one
-        (``s3://ibl-brain-wide-map-public/atlas/agea``), or None for the local
-        cache (see :func:`agea_xr.download`).
+        (``s3://ibl-brain-wide-map-public/atlas/agea``, read by byte ranges, no
+        download), or None for the local cache, which is filled from the official
+        bucket first if it is empty (see :func:`agea_xr.download`; set
+        ``AGEA_XR_OFFLINE=1`` to never download).
     variant : {"raw", "processed"}, default "raw"
         The Allen volumes, or IBL's processed (merged, imputed) volumes.
     chunks : dict, int, "auto" or None, default: experiment-aligned chunks
@@ -401,7 +405,8 @@ def open_dataset(
         Decode ``expression`` to float32 with NaN where the raw value is ``-1``
         (processed: float32, nothing masked). False returns the stored float16.
     storage_options : mapping, optional
-        fsspec options for URLs (``anon``, ``endpoint_url``, ...).
+        fsspec options for URLs (``anon``, ``endpoint_url``, ...; the IBL bucket is
+        read anonymously by default). With ``source=None``, options of the download.
 
     Returns
     -------
@@ -418,6 +423,8 @@ def open_dataset(
     ValueError
         If a file is damaged or inconsistent (wrong size, unreadable table, wrong
         label shape) or ``variant`` is unknown.
+    ConnectionError
+        If a URL's endpoint cannot be reached (raised within seconds).
 
     Examples
     --------
@@ -428,15 +435,25 @@ def open_dataset(
     >>> float(ds.expression.sel(gene="Pdyn").max()) > 0
     True
     """
+    network: Any = contextlib.nullcontext()
     if source is None:
-        from .cache import cached_source
+        from .cache import ensure
 
-        source = cached_source(variant=variant)
+        # the local cache; storage_options only serve the download, if one is needed
+        source = ensure(variant=variant, storage_options=storage_options)
+        storage_options = None
+    elif is_url(source):
+        from .remote import connection_errors, probe, storage_options_for
+
+        # anonymous for the IBL bucket, short timeouts: unreachable -> clear error quickly
+        storage_options = storage_options_for(source, storage_options)
+        probe(source, storage_options)
+        network = connection_errors(source, storage_options)
     from .backend import AgeaBackendEntrypoint
 
     if isinstance(chunks, MappingProxyType):
         chunks = dict(chunks)
-    with warnings.catch_warnings():
+    with network, warnings.catch_warnings():
         # xarray warns when asked chunks split the preferred ones; any whole number of
         # experiments is one contiguous byte range here, so no chunking degrades reads.
         warnings.filterwarnings("ignore", "The specified chunks separate", UserWarning)

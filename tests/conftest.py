@@ -51,3 +51,13 @@ def allen_dir() -> Path:
     if not (ALLEN_DIR / "P56_Mouse_gridAnnotation.zip").is_file():
         pytest.fail(f"The real Allen sample is missing from {ALLEN_DIR}: set AGEA_XR_ALLEN_DIR.")
     return ALLEN_DIR
+
+
+@pytest.fixture(autouse=True)
+def _never_the_real_bucket(monkeypatch):
+    """``open_dataset()`` without a source never downloads the real release in tests.
+
+    Tests of the download itself unset ``AGEA_XR_OFFLINE`` and point the code at the
+    local S3 server (tests/s3server.py).
+    """
+    monkeypatch.setenv("AGEA_XR_OFFLINE", "1")

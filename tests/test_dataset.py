@@ -224,7 +224,7 @@ def test_distributed_reduction(synthetic_dir, synthetic_raw):
     ref = np.nanmax(decoded(synthetic_raw), axis=(1, 2, 3))
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         distributed.Client(cluster),
     ):

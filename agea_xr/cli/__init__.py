@@ -15,7 +15,7 @@ from collections.abc import Sequence
 __all__ = ["COMMAND_MODULES", "build_parser", "main"]
 
 #: Sub-modules of :mod:`agea_xr.cli` that register commands, in help order.
-COMMAND_MODULES = ("info", "demo")
+COMMAND_MODULES = ("info", "demo", "plot", "export", "ingest", "analysis", "download")
 
 
 def build_parser() -> argparse.ArgumentParser:
