@@ -278,7 +278,12 @@ def build_dataset(
         See :func:`open_dataset`.
     """
     folder = str(source)
-    if not is_url(folder):
+    if is_url(folder):
+        from .remote import storage_options_for
+
+        # anonymous for the IBL bucket and short timeouts, also through xr.open_dataset
+        storage_options = storage_options_for(folder, storage_options)
+    else:
         folder = os.fspath(Path(folder).expanduser())
         if not os.path.isdir(folder):
             raise FileNotFoundError(

@@ -11,7 +11,7 @@ import xarray as xr
 
 import agea_xr
 from agea_xr import layout
-from agea_xr.reader import ExperimentFile
+from agea_xr.reader import ExperimentFile, ExpressionArray
 from agea_xr.remote import (
     is_connection_error,
     list_release,
@@ -89,6 +89,27 @@ def test_remote_equals_local_value_for_value(remote_release, synthetic_dir, chun
     np.testing.assert_array_equal(
         remote.expression.values, decoded(raw.reshape(N, *layout.GRID_SHAPE))
     )
+
+
+def test_xarray_engine_opens_urls_with_the_same_defaults(remote_release, synthetic_dir):
+    ds = xr.open_dataset(
+        remote_release.url,
+        engine="agea",
+        chunks={},
+        storage_options=remote_release.storage_options,
+    )
+    local = agea_xr.open_dataset(synthetic_dir)
+    assert ds.expression.chunks == local.expression.chunks
+    np.testing.assert_array_equal(ds.expression.values, local.expression.values)
+    # the defaults (timeouts) are applied inside the backend too
+    lazy = xr.open_dataset(
+        remote_release.url, engine="agea", storage_options=remote_release.storage_options
+    ).expression.variable._data
+    while not isinstance(lazy, ExpressionArray):
+        lazy = lazy.array
+    options = lazy.source.storage_options
+    assert options["config_kwargs"]["connect_timeout"] == 5
+    assert options["endpoint_url"] == remote_release.storage_options["endpoint_url"]
 
 
 def test_remote_undecoded_and_processed_bytes_are_the_files(remote_release, synthetic_dir):
