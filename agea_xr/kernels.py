@@ -113,13 +113,13 @@ def decode(raw: np.ndarray, mask: bool = True) -> np.ndarray:
     >>> decode(np.array([-1, 0, 2.5], dtype="float16"))
     array([nan, 0. , 2.5], dtype=float32)
     """
-    raw = np.ascontiguousarray(raw, dtype=RAW_DTYPE)
-    bits = raw.view(np.uint16).reshape(-1)
+    shape = np.shape(raw)  # ascontiguousarray makes 0-d arrays 1-d
+    bits = np.ascontiguousarray(raw, dtype=RAW_DTYPE).view(np.uint16).reshape(-1)
     table = decode_table(mask)
     kernel = _numba_decoder()
     if kernel is None:
-        return table[bits].reshape(raw.shape)
-    out = np.empty(raw.shape, dtype=np.float32)
+        return table[bits].reshape(shape)
+    out = np.empty(shape, dtype=np.float32)
     kernel(bits, table, out.reshape(-1))
     return out
 

@@ -240,4 +240,4 @@ class ExpressionArray(BackendArray):
     def _finish(self, raw: np.ndarray) -> np.ndarray:
         if self.decode:
             return kernels.decode(raw, mask=self.mask)
-        return np.ascontiguousarray(raw)
+        return np.array(raw, order="C")  # an owned copy, 0-d stays 0-d

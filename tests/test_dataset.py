@@ -376,3 +376,20 @@ def test_any_experiment_chunking_is_accepted_silently(synthetic_dir, synthetic_r
     ds = agea_xr.open_dataset(synthetic_dir, chunks={"experiment": 5})
     assert ds.expression.chunks[0] == (5, 5, 2)
     np.testing.assert_array_equal(ds.expression.values, decoded(synthetic_raw))
+
+
+@pytest.mark.parametrize("mask", [True, False])
+@pytest.mark.parametrize("chunks", [None, "default"])
+def test_scalar_selection_is_zero_dimensional(synthetic_dir, synthetic_raw, mask, chunks):
+    kwargs = {} if chunks == "default" else {"chunks": chunks}
+    da = agea_xr.open_dataset(synthetic_dir, mask=mask, **kwargs).expression
+    expected = decoded(synthetic_raw) if mask else synthetic_raw
+    value = da[4, 10, 20, 30].values
+    assert value.shape == ()
+    np.testing.assert_array_equal(value, expected[4, 10, 20, 30])
+    point = da.sel(ml=0.0, dv=-2.0e-3, ap=-1.0e-3, method="nearest").isel(experiment=7)
+    i_ml, i_dv, i_ap = round(5739 / 200), round(2332 / 200), round(6400 / 200)
+    assert point.shape == ()
+    np.testing.assert_array_equal(float(point), expected[7, i_ml, i_dv, i_ap])
+    missing = np.argwhere(synthetic_raw[7] == -1)[0]
+    np.testing.assert_array_equal(da[(7, *missing)].values, expected[(7, *missing)])
