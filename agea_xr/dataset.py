@@ -49,9 +49,9 @@ def _join(folder: str, name: str) -> str:
 
 
 def _fs(folder: str, storage_options: Mapping[str, Any] | None):
-    import fsspec
+    from .remote import filesystem
 
-    return fsspec.core.url_to_fs(folder, **dict(storage_options or {}))
+    return filesystem(folder, storage_options)
 
 
 def _exists(folder: str, name: str, storage_options: Mapping[str, Any] | None) -> bool:
@@ -147,7 +147,16 @@ def read_table(
             f"Experiment ids repeat in {_join(folder, name)!r}: {list(duplicated[:5])}. "
             "Each row must describe one distinct experiment."
         )
-    genes = table[layout.TABLE_GENE_COLUMN].astype(str).to_numpy(dtype=object)
+    symbols = table[layout.TABLE_GENE_COLUMN]
+    blank = symbols.isna().to_numpy() | (symbols.astype(str).str.strip() == "").to_numpy()
+    if blank.any():
+        rows = np.flatnonzero(blank)
+        raise ValueError(
+            f"{_join(folder, name)!r} has no gene symbol in row(s) {rows[:5].tolist()} "
+            f"(experiment id(s) {ids.iloc[rows[:5]].tolist()}): every experiment needs one. "
+            "Fix the table or download it again."
+        )
+    genes = symbols.astype(str).to_numpy(dtype=object)
     return pd.DataFrame({"experiment": ids.to_numpy(), "gene": genes})
 
 
@@ -237,11 +246,12 @@ def _check_binary(folder: str, variant: str, n_rows: int, storage_options) -> st
     expected = n_rows * layout.VOLUME_BYTES
     actual = _size(folder, name, storage_options)
     if actual != expected:
-        whole = actual / layout.VOLUME_BYTES
+        whole, rest = divmod(actual, layout.VOLUME_BYTES)
         raise ValueError(
             f"{where!r} has {actual:,} bytes, but its table lists {n_rows:,} experiments, "
             f"which need exactly {expected:,} bytes ({n_rows:,} x {layout.VOLUME_BYTES:,}; "
-            f"the file holds {whole:,.2f} volumes). The download is incomplete or the "
+            f"{actual - expected:+,} bytes; the file holds {whole:,} whole volumes and "
+            f"{rest:,} bytes more). The download is incomplete or the "
             "table belongs to another release: download the binary again "
             "(agea_xr.download(check=True))."
         )
@@ -285,6 +295,12 @@ def build_dataset(
         storage_options = storage_options_for(folder, storage_options)
     else:
         folder = os.fspath(Path(folder).expanduser())
+        if os.path.isfile(folder):
+            raise NotADirectoryError(
+                f"{folder!r} is a file; pass the folder that holds it "
+                f"({os.path.dirname(folder)!r}): an AGEA release is a folder of "
+                f"{', '.join(layout.FILES[:3])} and the binaries."
+            )
         if not os.path.isdir(folder):
             raise FileNotFoundError(
                 f"AGEA folder {folder!r} does not exist. Pass the folder holding "
@@ -292,6 +308,11 @@ def build_dataset(
                 "to fetch the release, or agea_xr.open_sample() for the bundled sample."
             )
     binary_name = layout.binary_file(variant)  # validates variant first
+    if not isinstance(mask, (bool, np.bool_)):
+        raise TypeError(
+            f"mask must be True or False, not {mask!r}: True decodes to float32 with NaN "
+            "for missing values, False returns the stored float16 values."
+        )
     table = read_table(folder, storage_options)
     binary = _check_binary(folder, variant, len(table), storage_options)
     label = read_label(folder, storage_options)

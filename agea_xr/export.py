@@ -251,7 +251,7 @@ def subset(
             if "gene" not in out.xindexes:
                 out = out.set_xindex("gene", GeneIndex)
             index = out.xindexes["gene"]
-            positions.append(index.sel({"gene": genes}).dim_indexers[EXPERIMENT])
+            positions.append(index.positions(genes))
             described.append("genes: " + ", ".join(genes))
         if experiments is not None:
             experiments = [int(e) for e in _as_list(experiments)]

@@ -118,12 +118,36 @@ class GeneIndex(PandasIndex):
                 f"Cannot select genes with the slice {label!r}: gene symbols have no order. "
                 "Pass one symbol or a list of symbols."
             )
-        if isinstance(label, Variable) or hasattr(label, "variable"):
-            label = np.asarray(label)
-        wanted = np.asarray(label, dtype=object)
-        positions = [self._positions(value) for value in wanted.reshape(-1)]
-        indexer = np.concatenate(positions) if positions else np.empty(0, dtype=np.int64)
+        indexer = self.positions(label)
+        if indexer.size and np.array_equal(indexer, np.arange(indexer[0], indexer[-1] + 1)):
+            # one ascending run (a gene with one experiment, or consecutive ones): a slice
+            # lets dask read just those experiments instead of their whole chunk
+            return IndexSelResult({self.dim: slice(int(indexer[0]), int(indexer[-1]) + 1)})
         return IndexSelResult({self.dim: indexer})
+
+    def positions(self, genes: Any) -> np.ndarray:
+        """Positions along ``experiment`` of every experiment of ``genes``, in order asked.
+
+        Parameters
+        ----------
+        genes : str or sequence of str
+            Gene symbol(s).
+
+        Returns
+        -------
+        numpy.ndarray
+            int64 positions (a gene's experiments in file order, genes in turn).
+
+        Raises
+        ------
+        KeyError
+            For an unknown symbol, with the closest matches.
+        """
+        if isinstance(genes, Variable) or hasattr(genes, "variable"):
+            genes = np.asarray(genes)
+        wanted = np.asarray(genes, dtype=object).reshape(-1)
+        found = [self._positions(value) for value in wanted]
+        return np.concatenate(found) if found else np.empty(0, dtype=np.int64)
 
     def _positions(self, value: Hashable) -> np.ndarray:
         try:

@@ -124,9 +124,9 @@ class ExperimentFile:
     def _filesystem(self):
         with self._lock:
             if self._fs is None:
-                import fsspec
+                from .remote import filesystem
 
-                fs, path = fsspec.core.url_to_fs(self.location, **self.storage_options)
+                fs, path = filesystem(self.location, self.storage_options)
                 self._fs, self._path = fs, path
         return self._fs, self._path
 

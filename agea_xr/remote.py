@@ -30,6 +30,7 @@ __all__ = [
     "RemoteFile",
     "RemoteRelease",
     "connection_errors",
+    "filesystem",
     "is_connection_error",
     "is_official",
     "list_release",
@@ -44,10 +45,48 @@ CONNECT_TIMEOUT = 5
 READ_TIMEOUT = 20
 #: Attempts per S3 request (botocore "standard" retry mode counts the first one).
 MAX_ATTEMPTS = 3
+#: s3fs repeats every failed request itself (5 times by default) on top of botocore's
+#: attempts, which turns a stalled endpoint into minutes: one s3fs try is enough.
+S3FS_RETRIES = 1
+#: Read timeout of the reachability probe at open (seconds), unless the caller's is shorter.
+PROBE_READ_TIMEOUT = 5
+#: Attempts of the probe's request.
+PROBE_MAX_ATTEMPTS = 2
 #: Bucket of the official release (anonymous, ``us-east-1``).
 IBL_BUCKET = layout.BUCKET_URL.split("://", 1)[1].split("/", 1)[0]
 #: Options that mean the caller chose how to authenticate.
 _AUTH_KEYS = frozenset({"anon", "key", "secret", "token", "profile", "session"})
+
+
+def filesystem(url: str | os.PathLike, storage_options: Mapping[str, Any] | None = None):
+    """The fsspec filesystem and path of ``url``, with bounded retries for S3.
+
+    Parameters
+    ----------
+    url : str or os.PathLike
+        fsspec URL.
+    storage_options : mapping, optional
+        Options as given to fsspec (see :func:`storage_options_for`).
+
+    Returns
+    -------
+    fs : fsspec.AbstractFileSystem
+    path : str
+        ``url`` without its protocol.
+
+    Examples
+    --------
+    >>> fs, path = filesystem("memory://agea/x")
+    >>> path
+    '/agea/x'
+    """
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(os.fspath(url), **dict(storage_options or {}))
+    protocols = (fs.protocol,) if isinstance(fs.protocol, str) else tuple(fs.protocol)
+    if "s3" in protocols:
+        fs.retries = S3FS_RETRIES
+    return fs, path
 
 
 def normalize_url(url: str | os.PathLike) -> str:
@@ -284,11 +323,16 @@ def probe(url: str | os.PathLike, storage_options: Mapping[str, Any] | None = No
     --------
     >>> probe("memory://agea-nothing-here")
     """
-    import fsspec
-
-    options = dict(storage_options or {})
+    options = copy.deepcopy(dict(storage_options or {}))
+    config = options.get("config_kwargs")
+    if isinstance(config, Mapping) and _bucket(os.fspath(url)) is not None:
+        # a stalled endpoint must fail in seconds, however patient the data reads are
+        config = dict(config)
+        config["read_timeout"] = min(config.get("read_timeout", READ_TIMEOUT), PROBE_READ_TIMEOUT)
+        config["retries"] = {"total_max_attempts": PROBE_MAX_ATTEMPTS, "mode": "standard"}
+        options["config_kwargs"] = config
     with connection_errors(url, options):
-        fs, root = fsspec.core.url_to_fs(os.fspath(url), **options)
+        fs, root = filesystem(url, options)
         try:
             fs.ls(root, detail=False, refresh=True)
         except Exception as err:  # only reachability matters here (e.g. HTTP may not list)
@@ -374,12 +418,10 @@ def list_release(
     >>> release.files["gene-expression.bin"].size
     637304
     """
-    import fsspec
-
     text = normalize_url(url)
     options = storage_options_for(text, storage_options)
     with connection_errors(text, options):
-        fs, root = fsspec.core.url_to_fs(text, **options)
+        fs, root = filesystem(text, options)
         try:
             entries = fs.ls(root, detail=True, refresh=True)
         except FileNotFoundError:

@@ -57,4 +57,11 @@ def open_sample(**kwargs: Any) -> xr.Dataset:
     """
     from .dataset import open_dataset
 
+    variant = kwargs.get("variant", "raw")
+    if variant != "raw":
+        raise ValueError(
+            f"The bundled sample has only the 'raw' variant (the Allen volumes), not "
+            f"{variant!r}: open it without variant=, or open a downloaded release "
+            "(agea_xr.download(variant='processed')) for IBL's processed volumes."
+        )
     return open_dataset(sample_path(), **kwargs)

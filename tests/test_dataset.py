@@ -189,6 +189,18 @@ def test_lazy_sel_reads_only_needed_experiments(synthetic_dir, monkeypatch):
     assert spy.calls == 3
 
 
+def test_gene_selection_with_dask_reads_only_that_gene(tmp_path, monkeypatch):
+    from agea_xr.testing import write_synthetic
+
+    big = write_synthetic(tmp_path / "big", 70, image=False)
+    ds = agea_xr.open_dataset(big)  # default: 32-experiment dask chunks
+    spy = CountingReads(monkeypatch)
+    ds.expression.sel(gene="Pdyn").values  # one experiment
+    assert spy.experiments == 1
+    ds.expression.sel(gene="Gene0041").values  # experiments 41 and 42
+    assert spy.experiments == 3
+
+
 def test_dask_chunks_are_experiment_aligned(synthetic_dir, tmp_path):
     from agea_xr.testing import write_synthetic
 
@@ -393,3 +405,36 @@ def test_scalar_selection_is_zero_dimensional(synthetic_dir, synthetic_raw, mask
     np.testing.assert_array_equal(float(point), expected[7, i_ml, i_dv, i_ap])
     missing = np.argwhere(synthetic_raw[7] == -1)[0]
     np.testing.assert_array_equal(da[(7, *missing)].values, expected[(7, *missing)])
+
+
+def test_file_instead_of_folder(synthetic_dir):
+    with pytest.raises(NotADirectoryError, match=r"is a file; pass the folder that holds it"):
+        agea_xr.open_dataset(synthetic_dir / layout.VARIANTS["raw"])
+
+
+def test_size_error_counts_the_missing_bytes(broken_dir):
+    with open(broken_dir / layout.VARIANTS["raw"], "r+b") as f:
+        f.truncate(N_SYNTHETIC * layout.VOLUME_BYTES - 2)
+    with pytest.raises(ValueError, match=r"-2 bytes; the file holds 11 whole volumes and 318,650"):
+        agea_xr.open_dataset(broken_dir)
+
+
+def test_table_with_missing_gene_symbol(broken_dir):
+    ids, genes = synthetic_genes(N_SYNTHETIC)
+    genes = genes.copy()
+    genes[5] = None
+    pd.DataFrame({"id": ids.astype(str), "gene": genes}).to_parquet(
+        broken_dir / layout.TABLE_FILE
+    )
+    with pytest.raises(ValueError, match=rf"no gene symbol in row\(s\) \[5\].*{ids[5]}"):
+        agea_xr.open_dataset(broken_dir)
+
+
+def test_mask_must_be_a_bool(synthetic_dir):
+    with pytest.raises(TypeError, match="mask must be True or False, not 'no'"):
+        agea_xr.open_dataset(synthetic_dir, mask="no")
+
+
+def test_sample_has_only_the_raw_variant():
+    with pytest.raises(ValueError, match="only the 'raw' variant.*not 'processed'"):
+        agea_xr.open_sample(variant="processed")

@@ -177,6 +177,16 @@ def test_one_experiment_transfers_one_experiments_bytes(proxied, remote_release,
     )
 
 
+def test_gene_selection_on_default_chunks_fetches_only_that_gene(proxied, remote_release):
+    proxy, options = proxied
+    ds = agea_xr.open_dataset(remote_release.url, chunks={}, storage_options=options)
+    assert ds.expression.chunks[0] == (N,)  # all 12 experiments in one dask chunk
+    before_bytes, before_requests = proxy.downstream, proxy.requests
+    ds.expression.sel(gene="Pdyn").load()
+    assert proxy.requests - before_requests == 1
+    assert layout.VOLUME_BYTES <= proxy.downstream - before_bytes < layout.VOLUME_BYTES + 4096
+
+
 def test_dask_chunks_read_one_range_each(proxied, remote_release):
     proxy, options = proxied
     ds = agea_xr.open_dataset(
@@ -251,6 +261,28 @@ def test_unreachable_endpoint_gives_a_clear_error():
     assert "open_sample()" in message and "AGEA_XR_CACHE" in message
     with pytest.raises(ConnectionError, match="open_sample"):
         agea_xr.download("s3://agea-test/agea", storage_options=options, progress=False)
+
+
+def test_stalled_server_fails_fast_with_default_options(monkeypatch):
+    # only the probe's read timeout is shortened: retries (botocore and s3fs) are the
+    # defaults, which once multiplied a stall into minutes
+    import time
+
+    from agea_xr import remote
+
+    monkeypatch.setattr(remote, "PROBE_READ_TIMEOUT", 0.5)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    try:
+        options = {"anon": True, "endpoint_url": f"http://127.0.0.1:{listener.getsockname()[1]}"}
+        start = time.monotonic()
+        with pytest.raises(ConnectionError, match="Cannot reach"):
+            agea_xr.open_dataset("s3://agea-test/agea", storage_options=options)
+        # PROBE_MAX_ATTEMPTS x 0.5 s; with s3fs' own 5 retries it took 5x longer
+        assert time.monotonic() - start < 4
+    finally:
+        listener.close()
 
 
 def test_stalled_server_times_out_instead_of_hanging():

@@ -28,5 +28,10 @@ def run(args: argparse.Namespace) -> int:
     from ..summary import summarize
 
     source = sample_path() if args.sample else args.path
+    if source is None:
+        from ..cache import cached_source
+
+        # describe the local copy; never start a 1.4 GB download just to summarise
+        source = cached_source(variant=args.variant, progress=True)
     print(summarize(open_dataset(source, variant=args.variant, chunks=None)))
     return 0
