@@ -423,9 +423,7 @@ def test_table_with_missing_gene_symbol(broken_dir):
     ids, genes = synthetic_genes(N_SYNTHETIC)
     genes = genes.copy()
     genes[5] = None
-    pd.DataFrame({"id": ids.astype(str), "gene": genes}).to_parquet(
-        broken_dir / layout.TABLE_FILE
-    )
+    pd.DataFrame({"id": ids.astype(str), "gene": genes}).to_parquet(broken_dir / layout.TABLE_FILE)
     with pytest.raises(ValueError, match=rf"no gene symbol in row\(s\) \[5\].*{ids[5]}"):
         agea_xr.open_dataset(broken_dir)
 
