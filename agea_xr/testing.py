@@ -4,8 +4,9 @@
 the voxel, so a test can compute the expected value of any voxel without
 reading the file, and a full-size (4,345-experiment) dataset can be written
 chunk by chunk in bounded memory. Values are multiples of 1/8 below 32, exact
-in float16, distinct between experiments; about 1 voxel in 11 is ``-1``
-(no measurement), and the pattern differs between experiments, so that some
+in float16, distinct between experiments. ``-1`` (no measurement) comes in
+blocks as in real grids (missing sections, an unmeasured outside) plus a
+sparse scatter, and the pattern differs between experiments, so that some
 voxels are measured in only some experiments.
 """
 
@@ -46,7 +47,14 @@ def synthetic_values(start: int, stop: int, *, processed: bool = False) -> np.nd
     values = code.astype(np.float32) / 8.0
     if processed:
         return (values - 4.0).astype(layout.RAW_DTYPE)
-    missing = (e + i * 3 + j * 5 + k * 7) % 11 == 0
+    # "no measurement" comes in blocks, as in the Allen grids: whole missing sections
+    # (3 coronal planes per experiment, at a place that differs between experiments),
+    # the outside of an ellipsoidal "brain" in two experiments out of three (so some
+    # voxels outside it are measured), and a sparse scatter.
+    section = (k - (e * 13) % layout.GRID_SHAPE[2]) % layout.GRID_SHAPE[2] < 3
+    outside = ((i - 28.5) / 27) ** 2 + ((j - 19) / 19) ** 2 + ((k - 33) / 32) ** 2 > 1
+    scatter = (e + i * 3 + j * 5 + k * 7) % 29 == 0
+    missing = section | (outside & (e % 3 != 0)) | scatter
     values[np.broadcast_to(missing, values.shape)] = layout.MISSING
     return values.astype(layout.RAW_DTYPE)
 
@@ -70,7 +78,7 @@ def synthetic_genes(n_experiments: int) -> tuple[np.ndarray, np.ndarray]:
         object array of symbols.
     """
     positions = np.arange(n_experiments)
-    ids = 70_000_000 + (positions * 7919) % 5_000_003
+    ids = 70_000_000 + (positions * 400_009) % 1_000_003  # distinct, not in file order
     genes = np.array([f"Gene{p:04d}" for p in positions], dtype=object)
     for p in positions:
         if p >= 3 and p % 3 == 0:

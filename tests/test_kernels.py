@@ -66,7 +66,8 @@ def test_segment_sums_match_reference_and_skip_missing(chunk, codes, engine):
     # the -1 sentinel is not a value: counts are below the segment sizes
     sizes = np.bincount(codes[codes >= 0], minlength=5)
     assert (got[:, 0, :] < sizes).all()
-    assert (got[:, 0, :] > 0.8 * sizes).all()
+    measured = np.array([(np.isfinite(v) & (codes >= 0)).sum() for v in values])
+    np.testing.assert_array_equal(got[:, 0, :].sum(axis=1), measured)
     # decoded floats give the same numbers as the raw bits
     np.testing.assert_array_equal(kernels.segment_sums(values, perm, bounds, engine=engine), got)
 
