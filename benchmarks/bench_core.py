@@ -8,8 +8,6 @@ import pandas as pd
 from agea_xr import layout, open_dataset
 from benchmarks.common import Case, memmap
 
-MIDDLE = layout.N_EXPERIMENTS // 2
-
 
 def _open_iblatlas_style(folder):
     # what iblatlas.genomics.agea.load() does once its files are cached
@@ -24,17 +22,17 @@ def _open_xr(folder):
 
 
 def _one_memmap(mm):
-    v = np.array(mm[MIDDLE], dtype=np.float32)
+    v = np.array(mm[mm.shape[0] // 2], dtype=np.float32)
     v[v == -1] = np.nan
     return v
 
 
 def _one_xr(ds):
-    return ds.expression.isel(experiment=MIDDLE).values
+    return ds.expression.isel(experiment=ds.sizes["experiment"] // 2).values
 
 
 def _one_lazy(ds):
-    return ds.expression.isel(experiment=MIDDLE).values
+    return ds.expression.isel(experiment=ds.sizes["experiment"] // 2).values
 
 
 def _mean_memmap(mm):
