@@ -12,6 +12,12 @@ the same cache never corrupt it. An existing iblatlas copy
 (``<ONE cache>/histology/ATLAS/Needles/Allen/agea``) is reused when it holds
 valid files; it is found by reading ONE's configuration file, read-only, and
 nothing is ever written outside the cache folder.
+
+Content, never a ``<date>.version`` marker, decides whether a copy that
+agea-xr did not download is the release: the published sha256 pins for the
+pinned version; otherwise a sha256 recorded in the manifest for the same
+remote object, or the bucket's ETag (MD5). Each such file is hashed once and
+the result (accepted or refused) recorded, so nothing is re-hashed on every open.
 """
 
 from __future__ import annotations
@@ -225,21 +231,43 @@ def iblatlas_cache() -> Path | None:
 
 
 def _folder_version(folder: Path) -> str:
+    """The newest ``<date>.version`` marker of a folder: a label, never an identity."""
     stems = sorted(p.name[: -len(layout.VERSION_SUFFIX)] for p in folder.glob("*.version"))
     return stems[-1] if stems else "unknown"
 
 
+def _rejected_before(rejected: Mapping[str, Any], path: Path) -> bool:
+    """Whether ``path`` failed verification before and has not changed since."""
+    record = rejected.get(str(path))
+    if not record:
+        return False
+    stat = path.stat()
+    return record.get("size") == stat.st_size and record.get("mtime_ns") == stat.st_mtime_ns
+
+
 def _adopt(
-    folder: Path, variant: str, *, source: str, progress: bool
+    folder: Path,
+    variant: str,
+    *,
+    source: str,
+    progress: bool,
+    rejected: dict[str, Any],
 ) -> dict[str, dict[str, Any]] | None:
     """Verify release files that agea-xr did not download; their entries, or None.
 
-    The binary must have exactly rows x 318,652 bytes; files of the pinned version
-    must match their published sha256 (and size). Every file is hashed once, so a
-    later ``check=True`` has a hash to compare with.
+    Offline, so the content is compared with what is known without a server: the
+    binary must have exactly rows x 318,652 bytes, and every file whose sha256
+    was published (:data:`agea_xr.layout.PINNED`) and equals it is verified by that
+    pin, whatever the folder's version marker says. A folder whose marker claims
+    the pinned release while a file differs from its pin is refused: the file is
+    recorded in ``rejected`` (with its size and mtime) so that it is not hashed
+    again until it changes. Other files are verified by size only (recorded so:
+    :func:`sync` never takes them for the bucket's current files without checking
+    them against it). Every file is hashed once (sha256 and MD5), so a later
+    ``check=True`` or an ETag comparison has a hash to compare with.
     """
     from .dataset import read_table
-    from .transfer import hash_file
+    from .transfer import digest_file
 
     names = [n for n in _needed(variant) if (folder / n).is_file()]
     binary = layout.binary_file(variant)
@@ -260,38 +288,63 @@ def _adopt(
             rows * layout.VOLUME_BYTES,
         )
         return None
-    version = _folder_version(folder)
-    pinned = version == layout.PINNED_VERSION
+    skipped = [n for n in names if _rejected_before(rejected, folder / n)]
+    if skipped:
+        logger.info(
+            "Not using %s: %s failed verification before and has not changed since.",
+            folder,
+            ", ".join(skipped),
+        )
+        return None
+    marker = _folder_version(folder)
+    claims_pinned = marker == layout.PINNED_VERSION
     entries = {}
+    pinned_match = False
     for name in names:
         path = folder / name
         stat = path.stat()
-        sha = hash_file(path, progress=progress, desc=name)
-        pin_size, pin_sha = layout.PINNED.get(name, (None, None)) if pinned else (None, None)
-        if (pin_size is not None and stat.st_size != pin_size) or (
-            pin_sha is not None and sha != pin_sha
+        digest = digest_file(path, progress=progress, desc=name)
+        pin_size, pin_sha = layout.PINNED.get(name, (None, None))
+        if pin_sha is not None and digest.sha256 == pin_sha:
+            verified, pinned_match = "sha256 pin", True
+        elif claims_pinned and (
+            pin_sha is not None or (pin_size is not None and stat.st_size != pin_size)
         ):
             logger.warning(
-                "Not using %s: %s does not match the published release %s "
-                "(expected sha256 %s, got %s).",
+                "Not using %s: its marker says release %s, but %s does not match that "
+                "release (expected sha256 %s and %s bytes, got %s and %d bytes).",
                 folder,
+                marker,
                 name,
-                version,
                 pin_sha,
-                sha,
+                pin_size,
+                digest.sha256,
+                stat.st_size,
             )
+            rejected[str(path)] = {
+                "size": stat.st_size,
+                "mtime_ns": stat.st_mtime_ns,
+                "sha256": digest.sha256,
+                "reason": f"does not match the published release {marker}",
+                "time": _now(),
+            }
             return None
+        else:
+            verified = "size"
         entries[str(path)] = {
             "name": name,
             "size": stat.st_size,
-            "sha256": sha,
-            "verified": "sha256 pin" if pin_sha else "size",
-            "version": version,
+            "sha256": digest.sha256,
+            "md5": digest.md5,
+            "verified": verified,
             "source": source,
             "etag": None,
             "mtime_ns": stat.st_mtime_ns,
             "time": _now(),
         }
+    version = layout.PINNED_VERSION if marker == "unknown" and pinned_match else marker
+    for entry in entries.values():
+        entry["version"] = version  # one label for the folder (consistency of a release)
     return entries
 
 
@@ -300,8 +353,12 @@ def _adopt_existing(folder: Path, variant: str, progress: bool) -> Path | None:
 
     Files of the cache folder are adopted only if none of them is recorded yet:
     recorded files that do not form a consistent release are never mixed with others.
+    The outcome is recorded either way (the entries, or the files that failed), so
+    that no file is hashed again on the next open.
     """
-    recorded = read_manifest(folder)["files"]
+    manifest = read_manifest(folder)
+    recorded = manifest["files"]
+    rejected = dict(manifest.get("rejected") or {})
     candidates = []
     if not any(str(folder / n) in recorded for n in _needed(variant)):
         candidates.append((folder, LOCAL_COPY))
@@ -312,19 +369,37 @@ def _adopt_existing(folder: Path, variant: str, progress: bool) -> Path | None:
         binary = candidate / layout.binary_file(variant)
         if not ((candidate / layout.TABLE_FILE).is_file() and binary.is_file()):
             continue
-        entries = _adopt(candidate, variant, source=source, progress=progress)
+        before = dict(rejected)
+        entries = _adopt(candidate, variant, source=source, progress=progress, rejected=rejected)
         if entries is None:
+            if rejected != before:
+                _record(folder, {}, {k: v for k, v in rejected.items() if k not in before})
             continue
-        folder.mkdir(parents=True, exist_ok=True)
-        with _lock(folder):
-            manifest = read_manifest(folder)
-            manifest["files"].update(entries)
-            _write_manifest(folder, manifest)
+        _record(folder, entries, {})
         logger.info(
             "Using the AGEA release in %s (verified, recorded in the manifest).", candidate
         )
         return candidate
     return None
+
+
+def _record(
+    folder: Path, entries: Mapping[str, dict[str, Any]], rejected: Mapping[str, dict[str, Any]]
+) -> None:
+    """Add verified entries (and files that failed verification) to the manifest."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with _lock(folder):
+        manifest = read_manifest(folder)
+        manifest["files"].update(entries)
+        failed = dict(manifest.get("rejected") or {})
+        for key in entries:
+            failed.pop(key, None)
+        failed.update(rejected)
+        if failed:
+            manifest["rejected"] = failed
+        else:
+            manifest.pop("rejected", None)
+        _write_manifest(folder, manifest)
 
 
 def cached_source(
@@ -334,8 +409,10 @@ def cached_source(
 
     The manifest of the cache is trusted (files present with their recorded
     sizes). Release files found without a manifest entry, in the cache folder or
-    in iblatlas' cache, are verified once (size, and the published sha256 for the
-    pinned version) and recorded.
+    in iblatlas' cache, are verified once (size, and the published sha256 where
+    one exists; a copy whose marker claims the pinned version but whose files
+    differ from the pins is refused) and recorded, refusals included, so that
+    they are not hashed again while unchanged.
 
     Parameters
     ----------
@@ -583,36 +660,125 @@ def sync(
                 "etag": remote.etag,
                 "time": _now(),
             }
+            (manifest.get("rejected") or {}).pop(str(folder / name), None)
             _write_manifest(folder, manifest)
             report.downloaded.append(name)
         _write_version_marker(folder, release.version)
     return report
 
 
+def _recorded_sha256(manifest: Mapping[str, Any], remote, url: str, exclude: Path) -> str | None:
+    """The sha256 our manifest records for this very remote object (same URL, size, ETag)."""
+    if not remote.etag:
+        return None
+    for key, entry in manifest["files"].items():
+        if (
+            key != str(exclude)
+            and entry.get("name") == remote.name
+            and entry.get("source") == url
+            and entry.get("size") == remote.size
+            and entry.get("etag") == remote.etag
+            and entry.get("sha256")
+        ):
+            return entry["sha256"]
+    return None
+
+
+def _same_content(
+    name: str, known: Mapping[str, Any], remote, url: str, pinned: bool, manifest, path: Path
+) -> str | bool | None:
+    """Whether a local file is the remote object, from what is ``known`` of its content.
+
+    ``known`` holds the file's ``sha256`` and ``md5`` (and, freshly computed,
+    ``etag_match``; or, from the manifest, the ``etag`` and ``verified`` method of an
+    earlier check). Returns how the identity was established, False if the content
+    differs, None if it cannot be told from ``known``. The version marker plays no part.
+    """
+    if remote.etag and known.get("etag") == remote.etag and known.get("source") == url:
+        return known.get("verified") or "etag"  # checked against this very object before
+    pin = layout.PINNED.get(name, (None, None))[1] if pinned else None
+    sha = known.get("sha256")
+    if pin is not None:  # the release the pins were published for: they are the identity
+        return "sha256 pin" if sha == pin else False
+    recorded = _recorded_sha256(manifest, remote, url, path)
+    if recorded is not None and sha is not None:
+        return "recorded sha256" if sha == recorded else False
+    etag = (remote.etag or "").strip('"').lower()
+    if len(etag) == 32 and all(c in "0123456789abcdef" for c in etag) and known.get("md5"):
+        return "etag md5" if known["md5"] == etag else False
+    match = known.get("etag_match")
+    if match is not None:
+        return "etag md5" if match else False
+    return None
+
+
 def _use_iblatlas(
     ibl: Path, manifest: dict[str, Any], needed, release, own: Path, progress: bool
 ) -> bool:
-    """Whether iblatlas' copy is the release ``release`` lists (recording it if newly seen)."""
-    variant = "processed" if layout.VARIANTS["processed"] in needed else "raw"
-    entries = {
-        n: manifest["files"].get(str(ibl / n))
-        for n in needed
-        if manifest["files"].get(str(ibl / n))
-    }
-    if len(entries) != len(needed) or not all(
-        _entry_valid(ibl / n, e, own) for n, e in entries.items()
-    ):
-        adopted = _adopt(ibl, variant, source=layout.BUCKET_URL, progress=progress)
-        if adopted is None:
+    """Whether iblatlas' copy holds exactly the files ``release`` lists; record them if so.
+
+    Each file must have the listed size and the same content as the bucket's object:
+    for the pinned version, its published sha256; otherwise the sha256 our manifest
+    recorded for that object (same URL, size and ETag), or the bucket's ETag (the MD5
+    of a single-part object; a multipart one when its part size can be found). A file
+    is hashed only if the manifest does not already tell (never twice while it is
+    unchanged); the verified entries are then recorded. A version marker alone is
+    never trusted.
+    """
+    from .transfer import digest_file
+
+    url = release.url
+    pinned = release.version == layout.PINNED_VERSION
+    verified: dict[str, dict[str, Any]] = {}
+    for name in needed:
+        path = ibl / name
+        remote = release.files[name]
+        try:
+            stat = path.stat()
+        except OSError:
             return False
-        manifest["files"].update(adopted)
-        entries = {Path(k).name: v for k, v in adopted.items()}
-    return all(
-        n in entries
-        and entries[n]["version"] == release.version
-        and entries[n]["size"] == release.files[n].size
-        for n in needed
-    )
+        if stat.st_size != remote.size:
+            logger.info(
+                "Not using %s: %s has %d bytes, the bucket's %d.",
+                ibl,
+                name,
+                stat.st_size,
+                remote.size,
+            )
+            return False
+        entry = manifest["files"].get(str(path))
+        how = None
+        if entry is not None and _entry_valid(path, entry, own):
+            how = _same_content(name, entry, remote, url, pinned, manifest, path)
+        else:
+            entry = None
+        if how is None:  # not told by the manifest: hash the file, once
+            digest = digest_file(path, remote.etag, progress=progress, desc=name)
+            entry = {"name": name, "sha256": digest.sha256, "md5": digest.md5}
+            known = {**entry, "etag_match": digest.etag_match}
+            how = _same_content(name, known, remote, url, pinned, manifest, path)
+        if not how:
+            logger.info(
+                "Not using %s: %s %s the bucket's current %s.",
+                ibl,
+                name,
+                "cannot be verified against" if how is None else "differs from",
+                f"{url}/{name}",
+            )
+            return False
+        verified[str(path)] = {
+            **entry,
+            "name": name,
+            "size": stat.st_size,
+            "verified": how,
+            "version": release.version,
+            "source": url,
+            "etag": remote.etag,
+            "mtime_ns": stat.st_mtime_ns,
+            "time": _now(),
+        }
+    manifest["files"].update(verified)
+    return True
 
 
 def _write_version_marker(folder: Path, version: str) -> None:
@@ -639,8 +805,10 @@ def download(
     folder by range requests (an interrupted download resumes where it
     stopped), then verified and renamed into place. Files already current
     (same version, size and ETag as the source) are not fetched again; an
-    existing valid iblatlas copy of the official release is used instead of
-    downloading.
+    existing iblatlas copy of the official release is used instead of
+    downloading when its content is the bucket's (the published sha256 for the
+    pinned version, else a sha256 recorded for the same object or the bucket's
+    MD5 ETag; never its version marker alone), verified once and recorded.
 
     Parameters
     ----------

@@ -233,7 +233,8 @@ def subset(
     KeyError
         For an unknown gene (with close matches), experiment id or region.
     ValueError
-        For an unknown mapping or hemisphere, or regions without a label volume.
+        For an empty ``genes``, ``experiments`` or ``regions`` list, an unknown
+        mapping or hemisphere, or regions without a label volume.
 
     Examples
     --------
@@ -248,6 +249,12 @@ def subset(
         positions: list[np.ndarray] = []
         if genes is not None:
             genes = [str(g) for g in _as_list(genes)]
+            if not genes:
+                raise ValueError(
+                    "genes=[] selects no experiment, so nothing would be exported: pass at "
+                    "least one gene symbol (e.g. genes=['Pdyn']), or genes=None to keep "
+                    "every gene."
+                )
             if "gene" not in out.xindexes:
                 out = out.set_xindex("gene", GeneIndex)
             index = out.xindexes["gene"]
@@ -255,6 +262,12 @@ def subset(
             described.append("genes: " + ", ".join(genes))
         if experiments is not None:
             experiments = [int(e) for e in _as_list(experiments)]
+            if not experiments:
+                raise ValueError(
+                    "experiments=[] selects no experiment, so nothing would be exported: "
+                    "pass at least one Allen experiment id (see ds.experiment.values), or "
+                    "experiments=None to keep every experiment."
+                )
             ids = out[EXPERIMENT].to_index()
             unknown = [e for e in experiments if e not in ids]
             if unknown:
@@ -348,12 +361,14 @@ def export(
     path: str | os.PathLike,
     format: str | None = None,
     *,
+    variant: str | None = None,
     genes: str | Iterable[str] | None = None,
     experiments: int | Iterable[int] | None = None,
     regions: str | int | Iterable[str | int] | None = None,
     mapping: str = "Allen",
     hemisphere: str | None = None,
     crop: bool = True,
+    storage_options: Mapping[str, Any] | None = None,
     chunks: int = 1,
     shards: int | None = SHARD_EXPERIMENTS,
     dtype: str | None = None,
@@ -377,8 +392,16 @@ def export(
     path : str or os.PathLike
         Local target; its suffix picks the format unless ``format`` is given.
     format : {"netcdf", "zarr"}, optional
+    variant : {None, "raw", "processed"}, default None
+        None: the values of ``ds``. Otherwise the values of that variant, read
+        from the release ``ds`` was opened from (``ds.attrs["source"]``, a
+        folder or URL) with the same decoding (``mask``); the experiments and
+        grid of ``ds`` are kept (changes made to its values are not: they are
+        read again), and the other subsets apply as usual.
     genes, experiments, regions, mapping, hemisphere, crop
         What to export; see :func:`subset`. Default: everything.
+    storage_options : mapping, optional
+        fsspec options to read a URL source with, for ``variant``.
     chunks : int, default 1
         Experiments per on-disk chunk (1: any experiment is read alone).
     shards : int or None, default 32
@@ -405,9 +428,12 @@ def export(
     ------
     FileExistsError
         If ``path`` exists and ``overwrite`` is False.
+    FileNotFoundError
+        If the source of ``ds`` holds no binary of ``variant``.
     ValueError
-        For an unknown format, engine or dtype, float16 asked for netCDF, values
-        not exact in float16, or an invalid subset.
+        For an unknown format, engine, dtype or variant, a ``variant`` asked of a
+        dataset whose source is unknown, float16 asked for netCDF, values not
+        exact in float16, or an invalid (e.g. empty) subset.
     KeyError
         For unknown genes, experiments or regions.
     ImportError
@@ -421,6 +447,14 @@ def export(
     >>> back = agea_xr.open_export(path)
     >>> bool(back.expression.sel(gene="Pdyn").equals(ds.expression.sel(gene="Pdyn")))
     True
+
+    The bundled sample has no processed binary, so asking for it says so:
+
+    >>> export(ds, pathlib.Path(tempfile.mkdtemp()) / "p.nc",
+    ...        variant="processed")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: Cannot export the processed variant of '...sample': No processed ...
     """
     fmt = format_of(path, format)
     _check_local(path)
@@ -430,6 +464,7 @@ def export(
         raise ValueError(f"Unknown netCDF engine {engine!r}: choose one of {NETCDF_ENGINES}.")
     if not isinstance(chunks, (int, np.integer)) or chunks < 1:
         raise ValueError(f"chunks={chunks!r} must be a positive number of experiments.")
+    ds = _with_variant(ds, variant, storage_options)
     on_disk = _on_disk_dtype(ds, fmt, dtype)
     part = subset(
         ds,
@@ -448,6 +483,49 @@ def export(
     with safe_write(path, overwrite=overwrite) as tmp:
         _run(write(tmp), progress, f"export {path.name}")
     return path
+
+
+def _with_variant(
+    ds: xr.Dataset, variant: str | None, storage_options: Mapping[str, Any] | None
+) -> xr.Dataset:
+    """``ds`` with the values of ``variant``, re-read from its source; ``ds`` if None or same."""
+    if variant is None:
+        return ds
+    from .layout import GRID_DIMS, binary_file
+
+    binary_file(variant)  # validates variant
+    if ds.attrs.get("variant") == variant:
+        return ds
+    source = ds.attrs.get("source")
+    if not source or not (is_url(source) or os.path.isdir(source)):
+        raise ValueError(
+            f"Cannot export the {variant} variant: this dataset's source "
+            f"(attrs['source'] = {source!r}) is not the folder or URL of an AGEA release, so "
+            f"its {variant} values cannot be read. Open the release with "
+            f"agea_xr.open_dataset(FOLDER_OR_URL, variant={variant!r}) and export that, "
+            "without variant=."
+        )
+    from .dataset import open_dataset
+
+    var = ds.get("expression")
+    mask = var is None or var.dtype != np.float16  # mask=False keeps the stored float16
+    try:
+        other = open_dataset(source, variant=variant, mask=mask, storage_options=storage_options)
+    except FileNotFoundError as err:
+        raise FileNotFoundError(
+            f"Cannot export the {variant} variant of {str(source)!r}: {err}"
+        ) from err
+    # the experiments and grid of ds (it may be a selection), the variables it has
+    keep = {d: ds[d].values for d in (EXPERIMENT, *GRID_DIMS) if d in ds.coords}
+    other = other.sel(keep)
+    names = [name for name in ds.data_vars if name in other.data_vars]
+    if not names:
+        raise ValueError(
+            f"Cannot export the {variant} variant: none of this dataset's variables "
+            f"{list(ds.data_vars)} is in the release at {str(source)!r}, which has "
+            f"{list(other.data_vars)}."
+        )
+    return other[names]
 
 
 def _on_disk_dtype(ds: xr.Dataset, fmt: str, dtype: str | None) -> np.dtype:

@@ -11,7 +11,9 @@ or into a compact Zarr store (:func:`agea_xr.export`).
 Values are stored as float16, exactly as IBL converted the Allen float32 grids
 for its release; ``-1`` (no measurement) is kept. Sagittal experiments cover
 the left hemisphere only: their other voxels are ``-1`` in the download and
-stay so (NaN once decoded).
+stay so (NaN once decoded). Ingest checks this and warns (:class:`UserWarning`,
+naming the experiment and the count) about a sagittal grid with measured values
+in the right hemisphere (``i_ml > 28``, x > 0); the values are kept as they are.
 
 ``data_set.xml`` names no gene: symbols come from a table the caller passes,
 else from the packaged table of the 4,345 coronal experiments of the atlas
@@ -26,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Iterable, Sequence
 from importlib import resources
@@ -36,7 +39,7 @@ import pandas as pd
 
 from . import layout
 
-__all__ = ["MEASURES", "gene_table", "ingest"]
+__all__ = ["MEASURES", "gene_table", "ingest", "right_hemisphere_voxels"]
 
 #: Volumes of an Allen grid download, in order; ``energy`` is the expression of
 #: the IBL release (``gene-expression.bin``).
@@ -121,6 +124,53 @@ def gene_table(path: str | os.PathLike | None = None) -> pd.DataFrame:
     return table.reset_index(drop=True)
 
 
+def right_hemisphere_voxels(volume: np.ndarray) -> int:
+    """The number of measured voxels of a grid in the right hemisphere (``i_ml > 28``).
+
+    Allen sagittal experiments cover the left hemisphere only, so for them this
+    should be 0. Measured means neither ``-1`` (the Allen "no measurement") nor NaN.
+
+    Parameters
+    ----------
+    volume : numpy.ndarray
+        A (58, 41, 67) (ml, dv, ap) grid.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> grid = np.full((58, 41, 67), -1.0, dtype=np.float32)
+    >>> grid[:29] = 0.5  # the left hemisphere, x < 0
+    >>> right_hemisphere_voxels(grid)
+    0
+    >>> grid[40, 3, 5] = 0.0  # a measured zero on the right
+    >>> right_hemisphere_voxels(grid)
+    1
+    """
+    right = volume[layout.LEFT_ML_MAX_INDEX + 1 :]
+    return int(np.count_nonzero((right != layout.MISSING) & ~np.isnan(right)))
+
+
+def _check_sagittal(grid, path: Path) -> None:
+    """Warn if a sagittal grid has measured values in the right hemisphere."""
+    counts = {m: right_hemisphere_voxels(v) for m, v in grid.volumes.items()}
+    counts = {m: n for m, n in counts.items() if n}
+    if counts:
+        found = ", ".join(f"{n:,} {m}" for m, n in counts.items())
+        warnings.warn(
+            f"Sagittal experiment {grid.experiment_id} ({path.name}) has measured values in "
+            f"the right hemisphere (i_ml > {layout.LEFT_ML_MAX_INDEX}, x > 0): {found} "
+            "voxel(s), where Allen sagittal grids cover the left hemisphere only. They are "
+            "kept as they are; check the download (or its plane of section) if that is "
+            "unexpected.",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
 def _is_annotation(zip_path: Path) -> bool:
     try:
         with zipfile.ZipFile(zip_path) as zf:
@@ -198,6 +248,12 @@ def ingest(
         If a zip is not an Allen grid, an experiment id is missing or repeated,
         or an experiment has no symbol in the table.
 
+    Warns
+    -----
+    UserWarning
+        For a sagittal experiment with measured values in the right hemisphere
+        (``i_ml > 28``), which Allen sagittal grids do not cover; they are kept.
+
     Examples
     --------
     >>> import agea_xr
@@ -273,6 +329,8 @@ def _write_folder(
                     "file name no id. Rename it as the Allen download "
                     "(GENE_P56_PLANE_ID_200um.zip)."
                 )
+            if _plane(grid.plane) == "sagittal":
+                _check_sagittal(grid, path)
             for measure in measures:
                 volume = grid.volumes.get(measure)
                 data = missing_volume if volume is None else volume.astype(layout.RAW_DTYPE)

@@ -27,7 +27,9 @@ __all__ = [
     "PARALLEL",
     "PART_SUFFIX",
     "ChecksumError",
+    "Digest",
     "Fetched",
+    "digest_file",
     "fetch_file",
     "hash_file",
     "multipart_etag",
@@ -115,6 +117,89 @@ def hash_file(path: str | os.PathLike, *, progress: bool = False, desc: str = ""
             digest.update(chunk)
             bar.update(len(chunk))
     return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Digest:
+    """What :func:`digest_file` computed over a file, in one pass.
+
+    Attributes
+    ----------
+    sha256 : str
+        Hex digest.
+    md5 : str
+        Hex digest (what a single-part S3 ETag is).
+    etag_match : bool or None
+        Whether the content matches the ETag given: True, False, or None when no
+        ETag was given or it cannot be confirmed (a multipart ETag whose part
+        size is not among those tried).
+    """
+
+    sha256: str
+    md5: str
+    etag_match: bool | None = None
+
+
+def digest_file(
+    path: str | os.PathLike, etag: str | None = None, *, progress: bool = False, desc: str = ""
+) -> Digest:
+    """sha256 and MD5 of a file, and whether it matches an S3 ETag, reading it once.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    etag : str, optional
+        The ETag of the object the file should equal: a single-part one (the MD5
+        of the content) or a multipart one (``<md5>-<parts>``, whose part sizes
+        in whole MiB consistent with the count are tried).
+    progress : bool, default False
+        Show a tqdm progress bar.
+    desc : str, optional
+        Label of the bar.
+
+    Returns
+    -------
+    Digest
+
+    Examples
+    --------
+    >>> import agea_xr
+    >>> path = agea_xr.sample_path() / "label.npy"
+    >>> digest = digest_file(path, etag=hashlib.md5(path.read_bytes()).hexdigest())
+    >>> digest.etag_match, digest.sha256 == hash_file(path)
+    (True, True)
+    >>> digest_file(path, etag="0" * 32).etag_match
+    False
+    """
+    from tqdm import tqdm
+
+    size = os.path.getsize(path)
+    sha, md5 = hashlib.sha256(), hashlib.md5()
+    checker = _EtagChecker(etag, size)
+    multipart = bool(checker.parts)
+    with (
+        open(path, "rb") as f,
+        tqdm(
+            total=size,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            desc=f"checking {desc}" if desc else "checking",
+            disable=not progress,
+        ) as bar,
+    ):
+        while chunk := f.read(BLOCK_SIZE):
+            sha.update(chunk)
+            md5.update(chunk)
+            if multipart:
+                checker.update(chunk)
+            bar.update(len(chunk))
+    match: bool | None = None
+    if checker.single is not None:
+        match = md5.hexdigest() == checker.etag
+    elif multipart:
+        match = checker.result()[0]
+    return Digest(sha256=sha.hexdigest(), md5=md5.hexdigest(), etag_match=match)
 
 
 def multipart_etag(part_digests: list[bytes]) -> str:

@@ -60,10 +60,10 @@ def official(s3_server, tmp_path):
     """The official bucket name on the local server: ``make(version) -> folder``."""
     bucket, prefix = "ibl-brain-wide-map-public", "atlas/agea"
 
-    def make(version):
+    def make(version, n=N, part_size=None):
         s3_server.delete_prefix(bucket, prefix)
-        folder = write_synthetic(tmp_path / f"official-{version}", N, version=version)
-        s3_server.upload(bucket, prefix, folder)
+        folder = write_synthetic(tmp_path / f"official-{version}-{n}", n, version=version)
+        s3_server.upload(bucket, prefix, folder, part_size=part_size)
         return folder
 
     yield make
@@ -415,9 +415,23 @@ def test_iblatlas_copy_failing_the_pins_is_not_used(tmp_path, monkeypatch):
     ibl = write_synthetic(root.joinpath(*layout.IBLATLAS_CACHE_SUBDIR), 4, version="2025-03-18")
     _one_config(home, root)
     monkeypatch.setenv("HOME", str(home))
+    hashed = count_hashing(monkeypatch)
     with pytest.raises(FileNotFoundError, match="does not hold the raw"):
         agea_xr.open_dataset()
     assert (ibl / RAW).exists()  # not ours: never deleted
+    assert hashed  # the files were hashed, and the failure recorded
+    rejected = read_manifest()["rejected"]
+    assert list(rejected) == [str(ibl / layout.TABLE_FILE)]
+    assert rejected[str(ibl / layout.TABLE_FILE)]["sha256"] == sha256(ibl / layout.TABLE_FILE)
+    assert read_manifest()["files"] == {}
+    hashed.clear()
+    with pytest.raises(FileNotFoundError, match="does not hold the raw"):
+        agea_xr.open_dataset()
+    assert hashed == []  # not hashed again on every open while unchanged
+    os.utime(ibl / layout.TABLE_FILE, ns=(1, 1))  # the file changed: verified again
+    with pytest.raises(FileNotFoundError, match="does not hold the raw"):
+        agea_xr.open_dataset()
+    assert layout.TABLE_FILE in hashed
 
 
 def test_no_one_configuration_creates_nothing(tmp_path, monkeypatch):
@@ -430,30 +444,136 @@ def test_no_one_configuration_creates_nothing(tmp_path, monkeypatch):
     assert list(home.iterdir()) == []  # no ~/.one, no ~/Downloads/ONE
 
 
+def count_hashing(monkeypatch) -> list[str]:
+    """Record the name of every file that the cache hashes (``transfer.digest_file``)."""
+    names: list[str] = []
+    original = transfer.digest_file
+
+    def digest_file(path, *args, **kwargs):
+        names.append(os.path.basename(path))
+        return original(path, *args, **kwargs)
+
+    monkeypatch.setattr(transfer, "digest_file", digest_file)
+    return names
+
+
+def _iblatlas(tmp_path, monkeypatch, version, n=N):
+    home = tmp_path / "home"
+    root = tmp_path / "ONE"
+    ibl = write_synthetic(root.joinpath(*layout.IBLATLAS_CACHE_SUBDIR), n, version=version)
+    _one_config(home, root)
+    monkeypatch.setenv("HOME", str(home))
+    return ibl
+
+
+def _flip_one_byte(path, offset) -> None:
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        byte = f.read(1)
+        f.seek(offset)
+        f.write(bytes([byte[0] ^ 0x01]))
+
+
 def test_download_uses_a_current_iblatlas_copy(s3_server, official, tmp_path, monkeypatch):
     official("2026-01-01")
-    home = tmp_path / "home"
-    root = tmp_path / "ONE"
-    ibl = write_synthetic(root.joinpath(*layout.IBLATLAS_CACHE_SUBDIR), N, version="2026-01-01")
-    _one_config(home, root)
-    monkeypatch.setenv("HOME", str(home))
-    report = sync(storage_options={"endpoint_url": s3_server.endpoint}, progress=False)
+    ibl = _iblatlas(tmp_path, monkeypatch, "2026-01-01")
+    hashed = count_hashing(monkeypatch)
+    opts = {"endpoint_url": s3_server.endpoint}
+    report = sync(storage_options=opts, progress=False)
     assert report.reused_iblatlas and report.folder == ibl and report.downloaded == []
+    assert sorted(hashed) == sorted([*SMALL, RAW])  # each file verified once
+    entry = read_manifest()["files"][str(ibl / RAW)]
+    assert entry["verified"] == "etag md5" and entry["sha256"] == sha256(ibl / RAW)
+    assert entry["etag"] == hashlib.md5((ibl / RAW).read_bytes()).hexdigest()
     assert agea_xr.open_dataset().attrs["source"] == str(ibl)
+    hashed.clear()
+    again = sync(storage_options=opts, progress=False)
+    assert again.reused_iblatlas and again.downloaded == []
+    assert hashed == []  # recorded: never re-hashed while unchanged
 
 
-def test_an_outdated_iblatlas_copy_is_not_used_by_download(
-    s3_server, official, tmp_path, monkeypatch
+@pytest.mark.parametrize("marker", ["2026-01-01", "2024-01-21"])
+def test_an_iblatlas_copy_differing_from_the_bucket_is_not_used(
+    s3_server, official, tmp_path, monkeypatch, marker
 ):
+    # same size as the bucket's binary, one byte different: the marker (the bucket's
+    # own, or an older one) decides nothing, the content does
     official("2026-01-01")
-    home = tmp_path / "home"
-    root = tmp_path / "ONE"
-    write_synthetic(root.joinpath(*layout.IBLATLAS_CACHE_SUBDIR), N, version="2024-01-21")
-    _one_config(home, root)
-    monkeypatch.setenv("HOME", str(home))
+    ibl = _iblatlas(tmp_path, monkeypatch, marker)
+    _flip_one_byte(ibl / RAW, 3 * layout.VOLUME_BYTES + 101)
     report = sync(storage_options={"endpoint_url": s3_server.endpoint}, progress=False)
     assert not report.reused_iblatlas and report.folder == cache.cache_dir()
     assert sorted(report.downloaded) == sorted([*SMALL, RAW])
+    assert str(ibl / RAW) not in read_manifest()["files"]
+    assert agea_xr.open_dataset().attrs["source"] == str(cache.cache_dir())
+
+
+def test_an_iblatlas_copy_with_an_old_marker_but_the_current_content_is_used(
+    s3_server, official, tmp_path, monkeypatch
+):
+    official("2026-01-01")
+    ibl = _iblatlas(tmp_path, monkeypatch, "2024-01-21")
+    report = sync(storage_options={"endpoint_url": s3_server.endpoint}, progress=False)
+    assert report.reused_iblatlas and report.downloaded == []
+    assert read_manifest()["files"][str(ibl / RAW)]["version"] == "2026-01-01"
+
+
+def test_an_iblatlas_copy_adopted_offline_is_checked_against_the_bucket_without_rehashing(
+    s3_server, official, tmp_path, monkeypatch
+):
+    official("2026-01-01")
+    ibl = _iblatlas(tmp_path, monkeypatch, "2026-01-01")
+    assert agea_xr.open_dataset().attrs["source"] == str(ibl)  # offline: size only
+    assert read_manifest()["files"][str(ibl / RAW)]["verified"] == "size"
+    hashed = count_hashing(monkeypatch)
+    report = sync(storage_options={"endpoint_url": s3_server.endpoint}, progress=False)
+    assert report.reused_iblatlas and report.downloaded == []
+    assert hashed == []  # the MD5 recorded at adoption answers the single-part ETags
+    assert read_manifest()["files"][str(ibl / RAW)]["verified"] == "etag md5"
+
+
+def test_an_iblatlas_binary_is_verified_by_a_multipart_etag(
+    s3_server, official, tmp_path, monkeypatch
+):
+    official("2026-01-01", n=20, part_size=5 * 2**20)  # 6.4 MB: two parts of 5 MiB
+    ibl = _iblatlas(tmp_path, monkeypatch, "2026-01-01", n=20)
+    report = sync(storage_options={"endpoint_url": s3_server.endpoint}, progress=False)
+    assert report.reused_iblatlas and report.downloaded == []
+    entry = read_manifest()["files"][str(ibl / RAW)]
+    assert entry["etag"].endswith("-2") and entry["verified"] == "etag md5"
+
+
+def test_an_unverifiable_iblatlas_binary_is_used_only_against_recorded_hashes(
+    s3_server, official, tmp_path, monkeypatch
+):
+    # parts of 5 MiB + 12,345 bytes: no whole-MiB part size gives the ETag
+    official("2026-01-01", n=20, part_size=5 * 2**20 + 12_345)
+    ibl = _iblatlas(tmp_path, monkeypatch, "2026-01-01", n=20)
+    opts = {"endpoint_url": s3_server.endpoint}
+    first = sync(storage_options=opts, progress=False)
+    assert not first.reused_iblatlas and RAW in first.downloaded  # nothing to compare with
+    own = cache.cache_dir()
+    assert read_manifest()["files"][str(own / RAW)]["verified"] == "size"
+    (own / RAW).unlink()  # space freed: the recorded sha256 of the object remains
+    second = sync(storage_options=opts, progress=False)
+    assert second.reused_iblatlas and second.downloaded == []
+    assert read_manifest()["files"][str(ibl / RAW)]["verified"] == "recorded sha256"
+    # a copy that differs from the recorded hash is not used
+    _flip_one_byte(ibl / RAW, 17)
+    third = sync(storage_options=opts, progress=False)
+    assert not third.reused_iblatlas and third.downloaded == [RAW]
+
+
+def test_an_iblatlas_copy_of_the_pinned_release_must_match_the_pins(
+    s3_server, official, tmp_path, monkeypatch
+):
+    # the bucket's and iblatlas' files are identical (same ETag) but not the published
+    # release: for the pinned version the pins are the identity, so neither is taken
+    official("2025-03-18")
+    ibl = _iblatlas(tmp_path, monkeypatch, "2025-03-18")
+    with pytest.raises(ChecksumError, match="expected sha256"):
+        sync(storage_options={"endpoint_url": s3_server.endpoint}, progress=False)
+    assert str(ibl / RAW) not in read_manifest()["files"]
 
 
 # --- the command line ------------------------------------------------------------------
@@ -469,6 +589,57 @@ def test_cli_download_reports_current_and_checks(s3_server, release, tmp_path, c
     assert main([*args, "--check"]) == 0
     out = capsys.readouterr().out
     assert "checked (sha256): " in out and RAW in out and "cache current" in out
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Downloads allowed, but any connection attempt fails the test (it must not happen)."""
+    import socket
+
+    monkeypatch.delenv(cache.OFFLINE_ENV)
+    attempts = []
+
+    def connect(sock, address):
+        attempts.append(address)
+        raise RuntimeError(f"network used: connect to {address!r}")
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect)
+    monkeypatch.setattr(
+        socket, "create_connection", lambda address, *a, **k: connect(None, address)
+    )
+    return attempts
+
+
+def test_cli_info_without_path_and_an_empty_cache_says_how_to_download(no_network, capsys):
+    assert main(["info"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("agea-xr info: error: The local cache")
+    assert "`agea-xr download --variant raw`" in err and "Traceback" not in err
+    assert main(["info", "--variant", "processed"]) == 1
+    assert "`agea-xr download --variant processed`" in capsys.readouterr().err
+    assert no_network == []  # no download was tried
+    assert not cache.cache_dir().exists()  # nothing created
+
+
+def test_cli_info_without_path_describes_the_cache(no_network, tmp_path, capsys, monkeypatch):
+    folder = agea_xr.download(agea_xr.sample_path(), cache_dir=cache.cache_dir(), progress=False)
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"AGEA dataset: {folder}\n")
+    assert "experiments: 2   genes: 2" in out and "variant: raw" in out
+    assert f"{RAW} ({2 * layout.VOLUME_BYTES:,} B)" in out
+    # a copy placed in another cache folder: verified once, then described
+    other = write_synthetic(tmp_path / "copy", 4, version="2026-01-01")
+    assert main(["info"]) == 0  # still the first cache
+    assert "experiments: 2" in capsys.readouterr().out
+    monkeypatch.setenv(cache.CACHE_ENV, str(other))
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert f"AGEA dataset: {other}" in out and "experiments: 4" in out
+    assert "data version: 2026-01-01" in out
+    assert read_manifest(other)["files"][str(other / RAW)]["source"] == cache.LOCAL_COPY
+    assert no_network == []
 
 
 def test_cli_download_unreachable_is_a_clean_error(tmp_path, capsys):

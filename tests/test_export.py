@@ -347,6 +347,79 @@ def test_subset_errors(synthetic_dir):
         subset(ds, regions="CA1x")
 
 
+@pytest.mark.parametrize("name", ["genes", "experiments", "regions"])
+def test_empty_subsets_are_refused(synthetic_dir, tmp_path, name):
+    ds = agea_xr.open_dataset(synthetic_dir)
+    remedy = {"genes": "genes=None", "experiments": "experiments=None", "regions": "acronym"}
+    with pytest.raises(ValueError, match=rf"(?s)({name}=\[\]|No region).*{remedy[name]}"):
+        agea_xr.export(ds, tmp_path / "x.nc", **{name: []})
+    with pytest.raises(ValueError, match=rf"{name}=\[\]|No region"):
+        ds.agea.export(tmp_path / "x.zarr", **{name: ()})
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+# --- another variant of the same release ------------------------------------------------
+@pytest.mark.parametrize("suffix", [".nc", ".zarr"])
+def test_variant_export_equals_the_variant_in_memory(synthetic_dir, masked, tmp_path, suffix):
+    raw = agea_xr.open_dataset(synthetic_dir, mask=masked)
+    processed = agea_xr.open_dataset(synthetic_dir, variant="processed", mask=masked)
+    assert not np.array_equal(raw.expression.values, processed.expression.values)
+    genes = ["Gene0002", "Pdyn"]
+    path = agea_xr.export(raw, tmp_path / f"p{suffix}", variant="processed", genes=genes)
+    back = agea_xr.open_export(path, decode=masked)
+    memory = processed.sel(gene=genes)
+    assert back.experiment.values.tolist() == memory.experiment.values.tolist()
+    assert back.gene.values.tolist() == memory.gene.values.tolist()
+    np.testing.assert_array_equal(back.expression.values, memory.expression.values)
+    rows = raw.indexes["experiment"].get_indexer(memory.experiment.values)
+    assert len(rows) == 3  # Pdyn has two experiments
+    np.testing.assert_array_equal(
+        back.expression.values, synthetic_values(0, N_SYNTHETIC, processed=True)[rows]
+    )
+    assert back.attrs["variant"] == "processed"
+    assert back.expression.attrs == processed.expression.attrs
+    # the selection ds already is (experiments, grid) is kept, with the variant's values
+    part = raw.isel(experiment=[7, 3], ml=slice(10, 20))
+    path = part.agea.export(tmp_path / f"q{suffix}", variant="processed", regions="CA1")
+    memory = sel_region(processed.isel(experiment=[7, 3], ml=slice(10, 20)), "CA1", crop=True)
+    back = agea_xr.open_export(path, decode=masked)
+    np.testing.assert_array_equal(back.expression.values, memory.expression.values)
+    np.testing.assert_array_equal(back.ml.values, memory.ml.values)
+    # the dataset's own variant: its values as they are
+    same = agea_xr.export(
+        raw, tmp_path / f"r{suffix}", variant="raw", experiments=[raw.experiment.values[4]]
+    )
+    back = agea_xr.open_export(same, decode=masked)
+    np.testing.assert_array_equal(back.expression.values, raw.expression.values[4:5])
+
+
+def test_variant_export_from_a_url_source(synthetic_dir, tmp_path):
+    url = synthetic_dir.resolve().as_uri()  # file://...
+    raw = agea_xr.open_dataset(url, chunks=None)
+    path = agea_xr.export(raw, tmp_path / "p.nc", variant="processed", genes="Pdyn")
+    back = agea_xr.open_export(path)
+    memory = agea_xr.open_dataset(synthetic_dir, variant="processed").sel(gene="Pdyn")
+    np.testing.assert_array_equal(back.expression.values, memory.expression.values)
+    assert back.attrs["source"] == url
+
+
+def test_variant_export_errors(synthetic_dir, tmp_path):
+    sample = agea_xr.open_sample()
+    with pytest.raises(FileNotFoundError, match=r"Cannot export the processed variant of .*No "):
+        agea_xr.export(sample, tmp_path / "x.nc", variant="processed")
+    ds = agea_xr.open_dataset(synthetic_dir)
+    orphan = ds.copy()
+    orphan.attrs.pop("source")
+    with pytest.raises(ValueError, match=r"attrs\['source'\] = None.*open_dataset\(FOLDER"):
+        agea_xr.export(orphan, tmp_path / "x.nc", variant="processed")
+    orphan.attrs["source"] = "Allen Mouse Brain Atlas grid downloads"
+    with pytest.raises(ValueError, match="is not the folder or URL of an AGEA release"):
+        agea_xr.export(orphan, tmp_path / "x.nc", variant="processed")
+    with pytest.raises(ValueError, match="Unknown variant 'imputed'"):
+        agea_xr.export(ds, tmp_path / "x.nc", variant="imputed")
+    assert list(tmp_path.iterdir()) == []
+
+
 # --- safe writes --------------------------------------------------------------------
 def _fail_after(monkeypatch, calls: int, error: type[BaseException] = RuntimeError):
     original = ExperimentFile.read

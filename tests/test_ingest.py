@@ -12,7 +12,7 @@ import pytest
 import agea_xr
 from agea_xr import layout
 from agea_xr.cli import main
-from agea_xr.ingest import gene_table
+from agea_xr.ingest import gene_table, right_hemisphere_voxels
 from agea_xr.regions import label_from_allen_ids
 
 #: The real Allen downloads and what the packaged table says of them.
@@ -183,6 +183,38 @@ def test_ingest_sagittal_with_density(real_zips, sagittal_zip, sagittal_table, t
     )
     assert back.plane.values.tolist() == ["coronal", "sagittal"]
     assert back.density.attrs["long_name"] == "ISH gene expression density"
+
+
+def test_sagittal_with_values_on_the_right_warns_and_keeps_them(
+    real_zips, sagittal_table, tmp_path
+):
+    energy = sagittal_volume(1)
+    energy[40:43, 10, 20] = [0.0, 1.5, 2.0]  # three measured voxels at x > 0 (a zero too)
+    energy[45, 11, 21] = np.nan  # not a measurement
+    density = sagittal_volume(2)
+    density[50, 5, 5] = 0.25
+    wrong = write_allen_zip(
+        tmp_path / f"Foo_P56_sagittal_{SAGITTAL_ID}_200um.zip",
+        SAGITTAL_ID,
+        {"energy": energy, "density": density},
+    )
+    assert right_hemisphere_voxels(energy) == 3
+    expected = (
+        rf"Sagittal experiment {SAGITTAL_ID} \({wrong.name}\) has measured values in the right"
+        r" hemisphere \(i_ml > 28, x > 0\): 3 energy, 1 density voxel\(s\)"
+    )
+    with pytest.warns(UserWarning, match=expected) as caught:
+        out = agea_xr.ingest([real_zips[0], wrong], tmp_path / "agea", table=sagittal_table)
+    assert len(caught) == 1  # the coronal experiment, measured on both sides, is fine
+    assert caught[0].filename == __file__  # points at the caller of ingest
+    ds = agea_xr.open_dataset(out, mask=False)
+    # the data are kept as downloaded, not overwritten
+    np.testing.assert_array_equal(ds.expression.values[1], energy.astype(np.float16))
+    assert ds.expression.values[1][40:43, 10, 20].tolist() == [0.0, 1.5, 2.0]
+    density_ds = agea_xr.open_dataset(out / "density", mask=False)
+    assert density_ds.expression.values[1][50, 5, 5] == 0.25
+    with pytest.warns(UserWarning, match=expected):
+        agea_xr.ingest([wrong], tmp_path / "agea.zarr", table=sagittal_table, zarr=True)
 
 
 def test_ingest_needs_a_symbol_for_every_experiment(sagittal_zip, tmp_path):
