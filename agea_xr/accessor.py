@@ -318,7 +318,7 @@ class AgeaAccessor:
     def export(self, path, format: str | None = None, **kwargs):
         """Write to netCDF (``*.nc``) or Zarr (``*.zarr``), whole or a subset, safely.
 
-        See :func:`agea_xr.export.export` for the keywords (``genes``,
+        See :func:`agea_xr.export.export` for the keywords (``variant``, ``genes``,
         ``experiments``, ``regions``, ``crop``, ``overwrite``, ``progress``, ...).
 
         Parameters
