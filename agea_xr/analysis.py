@@ -175,12 +175,23 @@ def _constant(array: np.ndarray):
     return dska.from_array(np.ascontiguousarray(array), chunks=-1)
 
 
+def _one(blocks) -> np.ndarray:
+    """The array of a contracted blockwise index (a list of its blocks), without a copy.
+
+    The voxel axis and the constants are single chunks: taking the one block
+    avoids dask's ``concatenate=True``, which copies every chunk (10 MB each).
+    """
+    while isinstance(blocks, list):
+        blocks = blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=-1)
+    return blocks
+
+
 def _chunk_sums(block, perm, bounds, mask):
-    return kernels.segment_sums(block, perm, bounds, _table(mask))
+    return kernels.segment_sums(_one(block), _one(perm), _one(bounds), _table(mask))
 
 
 def _chunk_medians(block, perm, bounds, mask):
-    return kernels.segment_medians(block, perm, bounds, _table(mask))
+    return kernels.segment_medians(_one(block), _one(perm), _one(bounds), _table(mask))
 
 
 def _segment_pass(data, mask, perm: np.ndarray, bounds: np.ndarray, medians: bool = False):
@@ -199,7 +210,7 @@ def _segment_pass(data, mask, perm: np.ndarray, bounds: np.ndarray, medians: boo
             _constant(bounds),
             "b",
             new_axes={"r": n_seg},
-            concatenate=True,
+            concatenate=False,
             dtype=np.float64,
             meta=np.empty((0, 0), dtype=np.float64),
             mask=mask,
@@ -214,7 +225,7 @@ def _segment_pass(data, mask, perm: np.ndarray, bounds: np.ndarray, medians: boo
         _constant(bounds),
         "b",
         new_axes={"c": 3, "r": n_seg},
-        concatenate=True,
+        concatenate=False,
         dtype=np.float64,
         meta=np.empty((0, 0, 0), dtype=np.float64),
         mask=mask,
@@ -377,7 +388,11 @@ def region_expression(
         ``region`` (Allen id), ``acronym``, ``name``, ``voxels`` (region size on
         the grid), and ``hemisphere`` when hemispheres are told apart. Regions
         are those the mapping assigns to at least one voxel (``void`` left out),
-        in iblatlas order.
+        in iblatlas order. Under ``Beryl``, ``Cosmos`` and ``Swanson`` this
+        includes a ``root`` row (id 997): the brain voxels the mapping leaves
+        unassigned (fibre tracts, ventricles, structures it does not list; about
+        9,000 voxels under Beryl). Drop it with ``.drop_sel(region=997)`` (and
+        ``-997`` when hemispheres are split) if you want named regions only.
 
     Raises
     ------
@@ -489,6 +504,7 @@ def _seed_voxel(ds: xr.Dataset, xyz: Sequence[float]) -> tuple[int, tuple[float,
 
 
 def _chunk_moments(block, perm, bounds, seed_index, mask):
+    block, perm, bounds = _one(block), _one(perm), _one(bounds)
     table = _table(mask)
     if seed_index >= 0:
         y = block[:, seed_index]
@@ -501,13 +517,73 @@ def _chunk_moments(block, perm, bounds, seed_index, mask):
     return kernels.seed_moments(block, y, table)[None]
 
 
-def _pearson(moments: np.ndarray, min_experiments: int) -> np.ndarray:
-    n, sx, sy, sxx, syy, sxy = moments
+def _xyz_mm(coords: dict[str, np.ndarray], flat: int) -> tuple[float, float, float]:
+    """x=ML, y=AP, z=DV in mm of the voxel at flat (ml, dv, ap) index ``flat``."""
+    shape = tuple(coords[d].size for d in GRID_DIMS)
+    where = dict(zip(GRID_DIMS, np.unravel_index(flat, shape), strict=True))
+    return tuple(float(coords[d][where[d]]) * 1e3 for d in (ML, AP, DV))
+
+
+def _check_seed(n: np.ndarray, n_x: np.ndarray, need: int, seed: dict[str, Any]) -> None:
+    """Raise ValueError when no voxel can reach ``need`` experiments with the seed.
+
+    Runs inside the pass (the measured counts are only known then): the map
+    would otherwise come out all NaN without a word.
+    """
+    most = int(n.max(initial=0))
+    if most >= need:
+        return
+    coords = seed["coords"]
+    if seed["index"] < 0:
+        raise ValueError(
+            f"The seed region {seed['region']!r} has a measured mean profile in at most "
+            f"{most} experiment(s) together with any voxel, fewer than the "
+            f"{need} needed (min_experiments={seed['min_experiments']}): its correlation "
+            "map would be all NaN. Choose a larger or better-measured region, or lower "
+            "min_experiments."
+        )
+    x, y, z = _xyz_mm(coords, seed["index"])
+    n_seed = int(n[seed["index"]])
+    shape = tuple(coords[d].size for d in GRID_DIMS)
+    index = dict(zip(GRID_DIMS, np.unravel_index(seed["index"], shape), strict=True))
+    where = ", ".join(f"{d}={int(index[d])}" for d in (ML, AP, DV))
+    message = (
+        f"The seed xyz={seed['xyz']!r} (m) falls in the voxel at x={x:+.3f}, y={y:+.3f}, "
+        f"z={z:+.3f} mm (indices {where}), which is measured in {n_seed} of "
+        f"{seed['n_experiments']} experiments, fewer than the {need} needed "
+        f"(min_experiments={seed['min_experiments']}): its correlation map would be all "
+        "NaN."
+    )
+    good = np.flatnonzero(n_x >= need)
+    if good.size == 0:
+        best = int(n_x.max(initial=0))
+        raise ValueError(
+            f"{message} No voxel is measured in {need} experiments (the best-measured in "
+            f"{best}): lower min_experiments."
+        )
+    grids = np.meshgrid(*(coords[d] for d in GRID_DIMS), indexing="ij")
+    position = np.stack([g.reshape(-1)[good] for g in grids], axis=1)
+    seed_position = np.array([g.reshape(-1)[seed["index"]] for g in grids])
+    distance = np.sqrt(((position - seed_position) ** 2).sum(axis=1)) * 1e3
+    nearest = int(good[np.argmin(distance)])
+    nx, ny, nz = _xyz_mm(coords, nearest)
+    raise ValueError(
+        f"{message} The nearest voxel measured in at least {need} experiments is at "
+        f"x={nx:+.3f}, y={ny:+.3f}, z={nz:+.3f} mm ({float(distance.min()):.2f} mm away, "
+        f"{int(n_x[nearest])} experiments): seed there "
+        f"(xyz=[{nx * 1e-3:.4g}, {ny * 1e-3:.4g}, {nz * 1e-3:.4g}]), or lower min_experiments."
+    )
+
+
+def _pearson(moments: np.ndarray, min_experiments: int, seed: dict[str, Any]) -> np.ndarray:
+    n, sx, sy, sxx, syy, sxy, n_x = moments
+    need = max(min_experiments, 2)
+    _check_seed(n, n_x, need, seed)
     with np.errstate(invalid="ignore", divide="ignore"):
         cov = sxy - sx * sy / n
         vx = sxx - sx * sx / n
         vy = syy - sy * sy / n
-        ok = (n >= max(min_experiments, 2)) & (vx > 1e-12 * sxx) & (vy > 1e-12 * syy)
+        ok = (n >= need) & (vx > 1e-12 * sxx) & (vy > 1e-12 * syy)
         r = np.where(ok, cov / np.sqrt(np.where(ok, vx * vy, 1.0)), np.nan)
     return np.clip(r, -1.0, 1.0)
 
@@ -552,15 +628,24 @@ def seed_correlation(
     -------
     xarray.DataArray
         Lazy (dask) float64 r in [-1, 1], dims ``(ml, dv, ap)``, named ``r``, with
-        the coordinate ``n_experiments`` (experiments used per voxel). Compute
-        both in one pass with ``.compute()``. ``attrs`` describe the seed.
+        the coordinates ``n_experiments`` (experiments used per voxel) and, when
+        ``ds`` has one, ``label`` (so that ``r.agea.plot_slice(ap=...)`` and
+        ``r.agea.sel_region(...)`` work). Compute both in one pass with
+        ``.compute()``. ``attrs``: ``long_name`` ("Pearson r", dimensionless, no
+        ``units``), ``valid_range`` [-1, 1], ``description`` (the seed in words),
+        ``seed_xyz`` (the seed voxel's centre, metres) or ``seed_region``, and
+        ``min_experiments``.
 
     Raises
     ------
     ValueError
         If neither or both of ``xyz`` and ``region`` are given, the point lies
         outside the grid, the seed region has no voxel, or ``min_experiments``
-        is not a positive integer.
+        is not a positive integer. Also, when the result is computed (the
+        measured counts are known only in the pass), if the seed is measured in
+        fewer than ``max(min_experiments, 2)`` experiments, which would give an
+        all-NaN map: the message names the seed, its voxel, how many experiments
+        measure it, and the nearest voxel measured enough (distance in mm).
     KeyError
         For an unknown region acronym.
 
@@ -587,16 +672,26 @@ def seed_correlation(
         raise ValueError(f"min_experiments must be a positive integer, got {min_experiments!r}.")
     shape = tuple(ds.sizes[d] for d in GRID_DIMS) if all(d in ds.sizes for d in GRID_DIMS) else ()
     data, mask = _expression(ds)
-    attrs: dict[str, Any] = {"min_experiments": int(min_experiments)}
+    attrs: dict[str, Any] = {
+        "long_name": "Pearson r",
+        "valid_range": [-1.0, 1.0],
+        "min_experiments": int(min_experiments),
+    }
+    seed: dict[str, Any] = {
+        "coords": {d: np.asarray(ds[d].values, dtype=np.float64) for d in GRID_DIMS},
+        "min_experiments": int(min_experiments),
+        "n_experiments": int(data.shape[0]),
+    }
     if xyz is not None:
         seed_index, centre = _seed_voxel(ds, xyz)
         perm, bounds = np.zeros(0, np.int64), np.zeros(2, np.int64)
         attrs["seed_xyz"] = list(centre)
-        attrs["long_name"] = (
+        attrs["description"] = (
             "Pearson r with the voxel at x={:+.3f}, y={:+.3f}, z={:+.3f} mm".format(
                 *(c * 1e3 for c in centre)
             )
         )
+        seed["xyz"] = [float(v) for v in np.asarray(xyz, dtype=np.float64).reshape(-1)]
     else:
         seed_mask = region_mask(ds, region, mapping=mapping, hemisphere=hemisphere)
         seed_mask = seed_mask.transpose(*GRID_DIMS).values
@@ -608,7 +703,8 @@ def seed_correlation(
         seed_index = -1
         perm, bounds = kernels.segments(np.where(seed_mask.reshape(-1), 0, -1), 1)
         attrs["seed_region"] = str(region)
-        attrs["long_name"] = f"Pearson r with the mean profile of {region}"
+        attrs["description"] = f"Pearson r with the mean profile of {region}"
+        seed["region"] = region
     parts = dska.blockwise(
         _chunk_moments,
         "ecv",
@@ -618,19 +714,25 @@ def seed_correlation(
         "m",
         _constant(bounds),
         "b",
-        new_axes={"c": 6},
+        new_axes={"c": len(kernels.MOMENT_FIELDS)},
         adjust_chunks={"e": 1},
-        concatenate=True,
+        concatenate=False,
         dtype=np.float64,
         meta=np.empty((0, 0, 0), dtype=np.float64),
         seed_index=seed_index,
         mask=mask,
     )
     moments = parts.sum(axis=0, split_every=8)
-    r = moments.map_blocks(_pearson, int(min_experiments), drop_axis=0, dtype=np.float64)
+    seed["index"] = seed_index
+    r = moments.map_blocks(
+        _pearson, int(min_experiments), seed=seed, drop_axis=0, dtype=np.float64
+    )
     n = moments[0].astype(np.int64)
     coords = {d: ds[d] for d in GRID_DIMS}
     coords["n_experiments"] = (GRID_DIMS, n.reshape(shape))
+    if "label" in ds.variables:
+        label = ds["label"].transpose(*GRID_DIMS)
+        coords["label"] = (GRID_DIMS, label.values, label.attrs)
     return xr.DataArray(r.reshape(shape), dims=GRID_DIMS, coords=coords, name="r", attrs=attrs)
 
 
@@ -673,7 +775,9 @@ def _effects(count_t, sum_t, sq_t, count_c, sum_c, sq_c, min_voxels: int) -> dic
         pooled = np.sqrt((ss_t + ss_c) / (count_t + count_c - 2))
         enough = (count_t >= min_voxels) & (count_c >= min_voxels)
         effect = np.where(enough & (pooled > 0), (mean_t - mean_c) / pooled, np.nan)
-        fold = np.where(enough, mean_t / mean_c, np.nan)
+        # a ratio means something only against a positive contrast: NaN for a zero
+        # contrast mean (inf otherwise, ranked first) or a negative one (processed data)
+        fold = np.where(enough & (mean_c > 0), mean_t / mean_c, np.nan)
     return {
         "mean_target": mean_t,
         "mean_contrast": mean_c,
@@ -700,8 +804,9 @@ def gene_finder(
 
     After Ng et al. (2009)'s AGEA gene finder. For every experiment, over its
     measured voxels only: mean expression in the target and in the contrast
-    region, their ratio (``fold_change = mean_target / mean_contrast``), and
-    a standardised effect size, Cohen's d with the pooled standard deviation::
+    region, their ratio (``fold_change = mean_target / mean_contrast``, NaN
+    when ``mean_contrast <= 0``), and a standardised effect size, Cohen's d
+    with the pooled standard deviation::
 
         d = (mean_target - mean_contrast) / s_pooled
         s_pooled² = (SS_target + SS_contrast) / (n_target + n_contrast - 2)
@@ -731,6 +836,11 @@ def gene_finder(
     min_voxels : int, default 3
         Rows with fewer measured voxels in the target or the contrast get NaN
         ``fold_change`` and ``effect_size`` and rank last.
+
+        ``fold_change`` is also NaN where ``mean_contrast <= 0``: a ratio to a
+        zero mean would be infinite (and rank first), and to a negative one (the
+        processed variant has negative values) meaningless. Rank processed data
+        by ``effect_size``.
     sort_by : {"effect_size", "fold_change", "mean_target", "mean_contrast"}
         Column to rank by, highest first (NaN last).
     top : int, optional

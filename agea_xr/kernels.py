@@ -39,8 +39,8 @@ __all__ = [
 #: Names of the rows of :func:`segment_sums` (axis 1).
 SUM_FIELDS = ("count", "sum", "sum_sq")
 #: Names of the rows of :func:`seed_moments` (axis 0).
-MOMENT_FIELDS = ("n", "sum_x", "sum_y", "sum_xx", "sum_yy", "sum_xy")
-#: Voxels per tile of the seed kernel: its six float64 accumulators stay in cache.
+MOMENT_FIELDS = ("n", "sum_x", "sum_y", "sum_xx", "sum_yy", "sum_xy", "n_x")
+#: Voxels per tile of the seed kernel: its seven float64 accumulators stay in cache.
 _TILE = 2048
 
 
@@ -331,7 +331,9 @@ def seed_moments(
 
     For every voxel, over the experiments of the chunk where both the voxel and
     the seed are measured: the count and the sums of x, y, x², y² and xy (x the
-    voxel's value, y the seed's).
+    voxel's value, y the seed's). Also the number of experiments where the voxel
+    is measured, whatever the seed (to tell why a map is empty, and where a
+    better-measured seed lies).
 
     Parameters
     ----------
@@ -343,8 +345,9 @@ def seed_moments(
     Returns
     -------
     numpy.ndarray
-        float64, shape ``(6, voxels)``: rows ``n``, ``sum_x``, ``sum_y``,
-        ``sum_xx``, ``sum_yy``, ``sum_xy`` (:data:`MOMENT_FIELDS`). Chunks add up.
+        float64, shape ``(7, voxels)``: rows ``n``, ``sum_x``, ``sum_y``,
+        ``sum_xx``, ``sum_yy``, ``sum_xy``, ``n_x`` (:data:`MOMENT_FIELDS`).
+        Chunks add up.
 
     Raises
     ------
@@ -355,7 +358,7 @@ def seed_moments(
     --------
     >>> block = np.array([[1.0, 2.0], [3.0, np.nan]], dtype=np.float32)
     >>> seed_moments(block, np.array([1.0, 2.0]))[:, 1].tolist()
-    [1.0, 2.0, 1.0, 4.0, 1.0, 2.0]
+    [1.0, 2.0, 1.0, 4.0, 1.0, 2.0, 1.0]
     """
     block = _check_block(block, table)
     seed = np.ascontiguousarray(seed, dtype=np.float64).reshape(-1)
@@ -364,15 +367,17 @@ def seed_moments(
             f"The seed profile has {seed.size} values for a chunk of {block.shape[0]} "
             "experiments: give one value per experiment."
         )
-    out = np.zeros((6, block.shape[1]), dtype=np.float64)
+    out = np.zeros((len(MOMENT_FIELDS), block.shape[1]), dtype=np.float64)
     if _use_numba(engine):
         _numba_kernels().seed_moments(block, _table_arg(table), seed, out)
         return out
-    n, sx, sy, sxx, syy, sxy = out
+    n, sx, sy, sxx, syy, sxy, nx = out
     for e in range(block.shape[0]):
         y = seed[e]
         x = _values(block[e : e + 1], table)[0]
-        ok = ~np.isnan(x) & (y == y)
+        measured = ~np.isnan(x)
+        nx += measured
+        ok = measured & (y == y)
         xs = np.where(ok, x, 0.0)
         ys = np.where(ok, y, 0.0)
         n += ok
@@ -480,20 +485,23 @@ def _numba_kernels():
 
     @numba.njit(nogil=True, cache=True)
     def _seed_moments(data, table, seed, out):  # pragma: no cover - compiled
-        # voxel tiles keep the six accumulators in cache; each tile row is decoded
+        # voxel tiles keep the seven accumulators in cache; each tile row is decoded
         # into a small buffer first so that the accumulation loop vectorises; each
         # voxel accumulates experiment by experiment from 0.0 (the numpy order)
         k, n_vox = data.shape
         xs = np.empty(_TILE, dtype=np.float64)
         oks = np.empty(_TILE, dtype=np.float64)
-        n, sx, sy, sxx, syy, sxy = out[0], out[1], out[2], out[3], out[4], out[5]
+        n, sx, sy, sxx, syy, sxy, nx = out[0], out[1], out[2], out[3], out[4], out[5], out[6]
         for v0 in range(0, n_vox, _TILE):
             m = min(_TILE, n_vox - v0)
             for e in range(k):
                 y = seed[e]
-                if y != y:
-                    continue
                 row = data[e]
+                if y != y:  # the seed is not measured: only count the voxels' measurements
+                    for i in range(m):
+                        x = _load(row, v0 + i, table)
+                        nx[v0 + i] += 1.0 if x == x else 0.0
+                    continue
                 for i in range(m):
                     x = _load(row, v0 + i, table)
                     ok = x == x
@@ -510,6 +518,7 @@ def _numba_kernels():
                     sxx[v] += x * x
                     syy[v] += o * yy
                     sxy[v] += x * y
+                    nx[v] += o
 
     return types.SimpleNamespace(
         segment_sums=_segment_sums,

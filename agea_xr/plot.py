@@ -140,14 +140,56 @@ def boundary_segments(
 
 
 def _units_label(vol: xr.DataArray) -> str:
-    name = vol.attrs.get("long_name", "expression")
+    """Colour-bar label from ``long_name`` and ``units``.
+
+    ``units`` "1" (the expression energy's, a relative unit) reads "(a.u.)"; no
+    ``units`` attribute (a dimensionless quantity such as a correlation) adds nothing.
+    """
+    name = vol.attrs.get("long_name") or (str(vol.name) if vol.name is not None else "value")
     units = vol.attrs.get("units")
-    if units in (None, "", "1"):
+    if units is None or str(units) == "":
+        return str(name)
+    if str(units) == "1":
         return f"{name} (a.u.)"
     return f"{name} ({units})"
 
 
+def _signed(vol: xr.DataArray, measured: np.ndarray) -> bool:
+    """Whether the map takes negative values: in its ``valid_range`` or in the section."""
+    valid = vol.attrs.get("valid_range", vol.attrs.get("valid_min"))
+    if valid is not None and float(np.min(np.asarray(valid, dtype=np.float64))) < 0:
+        return True
+    return bool(measured.size) and float(measured.min()) < 0
+
+
+def _colour_range(
+    vol: xr.DataArray, measured: np.ndarray, signed: bool, vmin, vmax
+) -> tuple[float, float]:
+    """Default colour limits: 0 to the 99th percentile, or symmetric about 0 if signed."""
+    if signed:
+        if vmin is None and vmax is None:
+            valid = vol.attrs.get("valid_range")
+            if valid is not None:
+                vmax = float(np.max(np.abs(np.asarray(valid, dtype=np.float64))))
+            elif measured.size:
+                vmax = float(np.percentile(np.abs(measured), 99))
+            vmax = vmax if vmax else 1.0
+        if vmax is None:
+            vmax = abs(float(vmin))
+        if vmin is None:
+            vmin = -abs(float(vmax))
+        return float(vmin), float(vmax)
+    if vmin is None:
+        vmin = min(0.0, float(measured.min())) if measured.size else 0.0
+    if vmax is None:
+        vmax = float(np.percentile(measured, 99)) if measured.size else 1.0
+        vmax = vmax if vmax > vmin else vmin + 1.0
+    return float(vmin), float(vmax)
+
+
 def _subtitle(vol: xr.DataArray) -> str:
+    if vol.attrs.get("description"):
+        return str(vol.attrs["description"])
     experiments = vol.attrs.get("experiments")
     if experiments is None and EXPERIMENT in vol.coords and vol[EXPERIMENT].ndim == 0:
         experiments = [int(vol[EXPERIMENT])]
@@ -168,14 +210,14 @@ def plot_slice(
     boundaries: bool = True,
     mapping: str = "Beryl",
     ax: Any = None,
-    cmap: Any = "magma",
+    cmap: Any = None,
     vmin: float | None = None,
     vmax: float | None = None,
-    missing_color: Any = "lightgrey",
-    boundary_color: Any = "white",
+    missing_color: Any = None,
+    boundary_color: Any = None,
     colorbar: bool = True,
 ):
-    """Draw one coronal, sagittal or horizontal slice of a gene's expression.
+    """Draw one coronal, sagittal or horizontal slice of a gene's expression (or of any map).
 
     Parameters
     ----------
@@ -196,16 +238,26 @@ def plot_slice(
         ``"Allen"`` draws every layer, ``"Cosmos"`` only major divisions.
     ax : matplotlib.axes.Axes, optional
         Where to draw; default a new pyplot figure.
-    cmap : str or Colormap, default "magma"
+    cmap : str or Colormap, optional
+        Default ``"magma"`` for non-negative maps (expression), ``"RdBu_r"``
+        (diverging, white at 0) for signed maps: those whose ``valid_range``
+        attribute includes negative values (a correlation map) or whose section
+        has negative values (the processed variant).
     vmin, vmax : float, optional
-        Colour range; default 0 (or the slice minimum if negative) to the 99th
-        percentile of the slice's measured values (brighter voxels saturate,
-        shown by the colour bar's arrow).
-    missing_color : color, default "lightgrey"
-        Colour of voxels without measurement (NaN).
-    boundary_color : color, default "white"
+        Colour range. Non-negative maps: default 0 to the 99th percentile of the
+        section's measured values (brighter voxels saturate, shown by the colour
+        bar's arrow). Signed maps: centred on 0, ``vmin = -vmax``, with ``vmax``
+        from ``valid_range`` (1 for a correlation) or the 99th percentile of the
+        absolute values; giving only one of the two mirrors it.
+    missing_color : color, optional
+        Colour of voxels without measurement (NaN): default ``"lightgrey"``, or
+        a mid grey (``"0.6"``) on a signed map, whose 0 is white.
+    boundary_color : color, optional
+        Default ``"white"``, or near-black (``"0.15"``) on a signed map.
     colorbar : bool, default True
-        Add a colour bar labelled with the quantity and its units.
+        Add a colour bar labelled from the map's ``long_name`` and ``units``
+        attributes: ``units="1"`` (the expression energy) reads "(a.u.)", no
+        ``units`` (a dimensionless r) adds nothing.
 
     Returns
     -------
@@ -264,11 +316,14 @@ def plot_slice(
 
         _, ax = plt.subplots(figsize=FIGSIZE[dim], layout="constrained")
     measured = values[np.isfinite(values)]
-    if vmin is None:
-        vmin = min(0.0, float(measured.min())) if measured.size else 0.0
-    if vmax is None:
-        vmax = float(np.percentile(measured, 99)) if measured.size else 1.0
-        vmax = vmax if vmax > vmin else vmin + 1.0
+    signed = _signed(vol, measured)
+    vmin, vmax = _colour_range(vol, measured, signed, vmin, vmax)
+    if cmap is None:
+        cmap = "RdBu_r" if signed else "magma"
+    if missing_color is None:
+        missing_color = "0.6" if signed else "lightgrey"
+    if boundary_color is None:
+        boundary_color = "0.15" if signed else "white"
     colormap = mpl.colormaps[cmap] if isinstance(cmap, str) else cmap
     colormap = colormap.with_extremes(bad=missing_color)
     image = ax.imshow(

@@ -449,8 +449,12 @@ def region_mask(
     obj : xarray.Dataset or xarray.DataArray
         See :func:`label_of`.
     regions : str, int or iterable of them
-        Acronyms (``"CA1"``) or Allen ids; a negative id means that region in
-        the left hemisphere only.
+        Acronyms (``"CA1"``) or Allen ids. A positive id (or an acronym) means
+        the region in **both** hemispheres, under every mapping, ``-lr`` ones
+        included (where the label gives left voxels negative ids: the sign of
+        the voxels is ignored); a negative id means that region in the left
+        hemisphere only. For the right hemisphere only, pass
+        ``hemisphere="right"``.
     mapping : str, default "Allen"
         The mapping the voxels are assigned with (see :data:`MAPPINGS`).
     hemisphere : {None, "left", "right"}, default None
@@ -476,6 +480,15 @@ def region_mask(
     >>> mask = region_mask(ds, "CA1")
     >>> int(mask.sum()) == int(region_mask(ds, "CA1", hemisphere="left").sum()
     ...                        + region_mask(ds, "CA1", hemisphere="right").sum())
+    True
+
+    Under a lateralised mapping a positive id still means both sides:
+
+    >>> both = region_mask(ds, 672, mapping="Beryl-lr")          # CP, left and right
+    >>> bool((both == region_mask(ds, "CP", mapping="Beryl")).all())
+    True
+    >>> left = region_mask(ds, -672, mapping="Beryl-lr")         # left CP only
+    >>> bool((left == (both & (ds.ml < 0))).all())
     True
     """
     mapping = check_mapping(mapping)

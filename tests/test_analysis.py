@@ -41,6 +41,15 @@ def ds(synthetic_dir):
 
 
 @pytest.fixture(scope="module")
+def ds5(synthetic_dir):
+    """The same data in chunks of 5 experiments (5, 5, 2): results must combine chunks."""
+    opened = agea_xr.open_dataset(synthetic_dir, chunks={"experiment": 5})
+    assert opened["expression"].chunks[0] == (5, 5, 2)
+    assert _expression(opened)[1] is True  # still the raw-bits path, over 3 chunks
+    return opened
+
+
+@pytest.fixture(scope="module")
 def values(synthetic_raw):
     """(experiment, voxel) float64 reference values, NaN where the file holds -1."""
     return _decoded(synthetic_raw)
@@ -92,8 +101,10 @@ class _NoExpressionReads(Callback):
 
 
 # --- region_expression ------------------------------------------------------------
+@pytest.mark.parametrize("chunked", [False, True], ids=["one-chunk", "chunks-of-5"])
 @pytest.mark.parametrize("stat", ["mean", "median", "std", "count"])
-def test_region_expression_matches_numpy(ds, values, label, stat):
+def test_region_expression_matches_numpy(ds, ds5, values, label, stat, chunked):
+    ds = ds5 if chunked else ds
     with _NoExpressionReads():
         lazy = region_expression(ds, "Beryl", stat)
     result = lazy.compute()
@@ -139,6 +150,15 @@ def test_region_coordinates(ds):
     assert {"HPF", "CB", "Isocortex"} <= set(m["acronym"].values)
     assert "hemisphere" not in m.coords
     assert m.sel(gene="Pdyn").sizes["experiment"] == 1
+
+
+def test_root_row_holds_the_voxels_the_mapping_leaves_unassigned(ds, label):
+    m = region_expression(ds, "Beryl", "count")
+    ids = region_ids(label, "Beryl")
+    assert 997 in m["region"].values
+    assert str(m["acronym"].sel(region=997).values) == "root"
+    assert int(m["voxels"].sel(region=997)) == (np.abs(ids) == 997).sum() > 0
+    assert "root" not in m.drop_sel(region=997)["acronym"].values
 
 
 def test_hemisphere_split_left_right(ds, values, label):
@@ -260,7 +280,8 @@ def test_region_expression_on_the_real_sample():
 
 
 # --- seed_correlation -------------------------------------------------------------
-def test_seed_correlation_matches_numpy(ds, values):
+def test_seed_correlation_matches_numpy(ds5, values):
+    ds = ds5
     r = seed_correlation(ds, SEED_XYZ, min_experiments=10).compute()
     i = [
         int(np.argmin(np.abs(ds[d].values - v)))
@@ -279,7 +300,8 @@ def test_seed_correlation_matches_numpy(ds, values):
     assert r.attrs["seed_xyz"][0] == pytest.approx(ds["ml"].values[i[0]])
 
 
-def test_seed_region_correlation(ds, values):
+def test_seed_region_correlation(ds5, values):
+    ds = ds5
     r = seed_correlation(ds, region="HPF", mapping="Cosmos", min_experiments=3).compute()
     mask = region_mask(ds, "HPF", mapping="Cosmos").values.reshape(-1)
     with np.errstate(invalid="ignore"):
@@ -301,6 +323,96 @@ def test_seed_correlation_errors(ds):
         seed_correlation(ds, region="HPFF")
 
 
+def _nearest_measured(values, flat, need):
+    """Reference: the voxel nearest to ``flat`` measured in >= need experiments."""
+    counts = np.isfinite(values).sum(0)
+    grids = np.meshgrid(layout.ml_coords(), layout.dv_coords(), layout.ap_coords(), indexing="ij")
+    xyz = np.stack([g.reshape(-1) for g in grids], axis=1)
+    distance = np.linalg.norm(xyz - xyz[flat], axis=1)
+    distance[counts < need] = np.inf
+    best = int(np.argmin(distance))
+    return best, distance[best] * 1e3, counts[best]
+
+
+def test_unmeasured_seed_voxel_raises_with_the_nearest_measured_voxel(ds5, values):
+    """A seed measured in too few experiments would give an all-NaN map: say so."""
+    corner = [-5.739e-3, 5.4e-3, 0.332e-3]  # voxel (0, 0, 0): outside the synthetic brain
+    n_seed = int(np.isfinite(values[:, 0]).sum())
+    assert 0 < n_seed < 10
+    best, distance, count = _nearest_measured(values, 0, 10)
+    ml, dv, ap = np.unravel_index(best, layout.GRID_SHAPE)
+    x, y, z = (
+        layout.ml_coords()[ml] * 1e3,
+        layout.ap_coords()[ap] * 1e3,
+        layout.dv_coords()[dv] * 1e3,
+    )
+    lazy = seed_correlation(ds5, corner, min_experiments=10)  # lazy: no error yet
+    with pytest.raises(ValueError) as info:
+        lazy.compute()
+    message = str(info.value)
+    assert "The seed xyz=[-0.005739, 0.0054, 0.000332] (m)" in message
+    assert "x=-5.739, y=+5.400, z=+0.332 mm (indices ml=0, ap=0, dv=0)" in message
+    assert f"measured in {n_seed} of 12 experiments, fewer than the 10 needed" in message
+    assert f"nearest voxel measured in at least 10 experiments is at x={x:+.3f}, " in message
+    assert f"y={y:+.3f}, z={z:+.3f} mm ({distance:.2f} mm away, {count} experiments)" in message
+    # the same seed with a threshold it meets gives a map
+    r = seed_correlation(ds5, corner, min_experiments=n_seed).compute()
+    assert r.values.reshape(-1)[0] == pytest.approx(1.0)
+
+
+def test_seed_never_measured_and_no_voxel_measured_enough(ds, values):
+    never = ds.assign(expression=ds["expression"].where(ds["ml"] > -5.7e-3))  # ml[0] all NaN
+    with pytest.raises(ValueError, match=r"measured in 0 of 12 experiments.*nearest voxel"):
+        seed_correlation(never, [-5.739e-3, 0.0, -3.0e-3], min_experiments=5).compute()
+    with pytest.raises(ValueError, match=r"No voxel is measured in 13 experiments.*lower"):
+        seed_correlation(ds, SEED_XYZ, min_experiments=13).compute()
+    with pytest.raises(ValueError, match=r"seed region 'CA1' has a measured mean profile in"):
+        seed_correlation(ds, region="CA1", min_experiments=13).compute()
+
+
+def test_correlation_map_carries_the_label(ds):
+    r = seed_correlation(ds, SEED_XYZ, min_experiments=6)
+    assert r["label"].dims == ("ml", "dv", "ap")
+    np.testing.assert_array_equal(r["label"].values, ds["label"].values)
+    assert r.attrs["long_name"] == "Pearson r" and "units" not in r.attrs
+    assert r.attrs["valid_range"] == [-1.0, 1.0]
+    assert r.attrs["description"].startswith("Pearson r with the voxel at x=-1.539")
+    computed = r.compute()
+    ca1 = computed.agea.sel_region("CA1")  # failed without the label coordinate
+    inside = region_mask(ds, "CA1").values
+    np.testing.assert_array_equal(ca1.values[inside], computed.values[inside])
+    assert np.isnan(ca1.values[~inside]).all()
+    xr.testing.assert_identical(r.compute(), computed)
+
+
+def test_seed_correlation_on_the_real_sample():
+    ds = agea_xr.open_sample()
+    raw = np.fromfile(
+        agea_xr.sample_path() / layout.VARIANTS["raw"], dtype=layout.RAW_DTYPE
+    ).reshape(2, *layout.GRID_SHAPE)
+    values = _decoded(raw)
+    xyz = (-1.5e-3, 0.5e-3, -3.5e-3)
+    r = seed_correlation(ds, xyz, min_experiments=2).compute()
+    flat = np.ravel_multi_index(
+        tuple(
+            int(np.argmin(np.abs(ds[d].values - xyz[k])))
+            for d, k in (("ml", 0), ("dv", 2), ("ap", 1))
+        ),
+        layout.GRID_SHAPE,
+    )
+    expected, n = _pearson_reference(values, values[:, flat], 2)
+    got = r.values.reshape(-1)
+    np.testing.assert_array_equal(r["n_experiments"].values.reshape(-1), n)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
+    assert {-1.0, 1.0} == set(np.round(got[np.isfinite(got)], 9))  # two experiments
+    region = seed_correlation(ds, region="CP", min_experiments=2).compute()
+    mask = region_mask(ds, "CP").values.reshape(-1)
+    y = np.nanmean(values[:, mask], axis=1)
+    expected, _ = _pearson_reference(values, y, 2)
+    np.testing.assert_allclose(region.values.reshape(-1), expected, rtol=1e-9, atol=1e-12)
+
+
 # --- gene_finder --------------------------------------------------------------------
 def _finder_reference(values, target, contrast):
     rows = []
@@ -314,7 +426,8 @@ def _finder_reference(values, target, contrast):
     return np.array(rows), None
 
 
-def test_gene_finder_matches_numpy(ds, values):
+def test_gene_finder_matches_numpy(ds5, values):
+    ds = ds5
     table = gene_finder(ds, "CA1", "HPF")
     target = region_mask(ds, "CA1").values.reshape(-1)
     contrast = region_mask(ds, "HPF").values.reshape(-1) & ~target
@@ -351,9 +464,61 @@ def test_gene_finder_default_contrast_and_per_gene(ds, values, label):
 
 
 def test_gene_finder_on_the_real_sample():
-    table = gene_finder(agea_xr.open_sample(), "CP")
+    ds = agea_xr.open_sample()
+    table = gene_finder(ds, "CP")
     assert table["gene"].tolist() == ["Pdyn", "Nrp1"]
     assert table.loc[0, "fold_change"] > 2 and table.loc[0, "effect_size"] > 1
+    # every value against plain numpy on the real files
+    raw = np.fromfile(
+        agea_xr.sample_path() / layout.VARIANTS["raw"], dtype=layout.RAW_DTYPE
+    ).reshape(2, *layout.GRID_SHAPE)
+    values = _decoded(raw)
+    target = region_mask(ds, "CP").values.reshape(-1)
+    contrast = (ds["label"].values.reshape(-1) != 0) & ~target
+    expected, _ = _finder_reference(values, target, contrast)
+    got = table.set_index("experiment").loc[ds["experiment"].values]
+    np.testing.assert_allclose(
+        got[["mean_target", "mean_contrast", "fold_change", "effect_size"]].to_numpy(),
+        expected,
+        rtol=1e-9,
+    )
+    np.testing.assert_array_equal(got["n_target"], np.isfinite(values[:, target]).sum(1))
+    np.testing.assert_array_equal(got["n_contrast"], np.isfinite(values[:, contrast]).sum(1))
+    assert table.attrs["target_voxels"] == target.sum()
+    assert table.attrs["contrast_voxels"] == contrast.sum()
+
+
+def test_fold_change_is_nan_without_a_positive_contrast_mean(ds, values):
+    """A zero contrast mean gave inf (ranked first); a negative one a meaningless ratio."""
+    target = region_mask(ds, "CA1").values
+    contrast = region_mask(ds, "HPF").values & ~target
+    # experiment 4: every contrast voxel measures 0
+    zero = xr.zeros_like(ds["expression"]).where(
+        (ds["experiment"] == ds["experiment"][4]) & xr.DataArray(contrast, dims=("ml", "dv", "ap"))
+    )
+    zeroed = ds.assign(expression=zero.fillna(ds["expression"]))
+    table = gene_finder(zeroed, "CA1", "HPF", sort_by="fold_change")
+    row = table.set_index("experiment").loc[ds["experiment"].values[4]]
+    assert row["mean_contrast"] == 0.0 and row["mean_target"] > 0
+    assert np.isnan(row["fold_change"])
+    assert np.isfinite(row["effect_size"])
+    assert np.isfinite(table["fold_change"]).sum() == 11
+    assert table["experiment"].iloc[-1] == ds["experiment"].values[4]  # NaN ranks last
+    assert (table["fold_change"].iloc[:-1].diff().dropna() <= 0).all()
+    # negative means (as in the processed variant): NaN where the contrast mean is <= 0
+    shift = float(gene_finder(ds, "CA1", "HPF")["mean_contrast"].median())
+    shifted = ds.assign(expression=ds["expression"] - shift)  # half the means below 0
+    table = gene_finder(shifted, "CA1", "HPF", sort_by="fold_change")
+    negative = table["mean_contrast"] <= 0
+    assert negative.any() and (~negative).any()
+    assert table.loc[negative, "fold_change"].isna().all()
+    assert table.loc[~negative, "fold_change"].notna().all()
+    np.testing.assert_allclose(
+        table.loc[~negative, "fold_change"],
+        table.loc[~negative, "mean_target"] / table.loc[~negative, "mean_contrast"],
+        rtol=1e-12,
+    )
+    assert table["fold_change"].iloc[: (~negative).sum()].notna().all()  # NaN last
 
 
 def test_gene_finder_errors(ds):
@@ -399,7 +564,8 @@ def client():
         yield c
 
 
-def test_distributed_gives_the_threaded_results(ds, client):
+def test_distributed_gives_the_threaded_results(ds5, client):
+    ds = ds5  # three chunks: the cluster combines partial results across workers
     with dask.config.set(scheduler="threads"):
         m_t = region_expression(ds, "Beryl", ["mean", "median", "count"]).compute()
         r_t = seed_correlation(ds, SEED_XYZ, min_experiments=6).compute()
@@ -447,18 +613,41 @@ def test_cli_regions(synthetic_dir, ds, tmp_path, capsys):
     assert "Pdyn 71717084" in out and "Hippocampal formation" in out
 
 
-def test_cli_correlate(synthetic_dir, ds, tmp_path, capsys):
+def test_cli_correlate(synthetic_dir, ds, label, tmp_path, capsys):
     csv = tmp_path / "r.csv"
     seed_mm = [v * 1e3 for v in SEED_XYZ]
     argv = ["correlate", str(synthetic_dir), "--seed", *map(str, seed_mm)]
     assert main([*argv, "--min-experiments", "6", "--top", "5", "--csv", str(csv)]) == 0
     out = capsys.readouterr().out
     assert "Pearson r with the voxel at x=-1.539" in out
+    assert "voxels inside the brain with at least 6" in out
     table = pd.read_csv(csv)
     r = seed_correlation(ds, SEED_XYZ, min_experiments=6).compute()
-    assert len(table) == np.isfinite(r.values).sum()
-    assert table["r"].iloc[0] == pytest.approx(float(r.max()))
+    brain = label != 0
+    finite = np.isfinite(r.values)
+    # the ranking holds the brain's voxels only: no void at the top (nor anywhere)
+    assert len(table) == (finite & brain).sum() < finite.sum()
+    assert "void" not in set(table["region"]) and "void" not in out
+    assert table["r"].iloc[0] == pytest.approx(float(r.where(brain).max()))
+    assert (table["r"].diff().dropna() <= 0).all()
     assert (table["n_experiments"] >= 6).all()
+    # --include-void keeps every voxel with an r
+    csv_all = tmp_path / "r_all.csv"
+    argv = [*argv, "--min-experiments", "6", "--include-void", "--csv", str(csv_all)]
+    assert main(argv) == 0
+    assert "voxels with at least 6" in capsys.readouterr().out
+    everything = pd.read_csv(csv_all)
+    assert len(everything) == finite.sum()
+    assert "void" in set(everything["region"])
+    assert everything["r"].iloc[0] == pytest.approx(float(r.max()))
+
+
+def test_cli_correlate_unmeasured_seed_is_one_line(synthetic_dir, values, capsys):
+    argv = ["correlate", str(synthetic_dir), "--seed", "-5.7", "5.4", "0.3", "--no-progress"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("agea-xr correlate: error: The seed xyz=")
+    assert f"measured in {np.isfinite(values[:, 0]).sum()} of 12 experiments" in err
 
 
 def test_cli_find(synthetic_dir, ds, tmp_path, capsys):

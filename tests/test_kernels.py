@@ -122,9 +122,22 @@ def test_seed_moments_match_reference(chunk, engine):
     ok = ~np.isnan(x) & ~np.isnan(seed)[:, None]
     xs, ys = np.where(ok, x, 0), np.where(ok, seed[:, None], 0)
     expected = [ok.sum(0), xs.sum(0), ys.sum(0), (xs**2).sum(0), (ys**2).sum(0), (xs * ys).sum(0)]
+    expected.append((~np.isnan(x)).sum(0))  # n_x: measured experiments, whatever the seed
+    assert kernels.MOMENT_FIELDS[-1] == "n_x"
     np.testing.assert_allclose(got, np.array(expected), rtol=1e-12)
     # experiment 2 never counts: at most the experiments where the seed is measured
     assert got[0].max() == (~np.isnan(seed)).sum() <= 8
+    # ... but it counts in n_x, the voxel's own measurements
+    assert (got[6] >= got[0]).all() and (got[6] > got[0]).any()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_seed_moments_count_voxels_when_the_seed_is_never_measured(chunk, engine):
+    bits, values = chunk
+    seed = np.full(values.shape[0], np.nan)
+    got = kernels.seed_moments(bits, seed, kernels.decode_table(True), engine=engine)
+    assert not got[:6].any()
+    np.testing.assert_array_equal(got[6], (~np.isnan(values)).sum(0))
 
 
 def test_kernel_errors():

@@ -161,6 +161,64 @@ def test_plot_a_gene_volume_dataarray(ds):
     assert not collections(ax)
 
 
+def test_expression_keeps_a_sequential_colour_map(ds):
+    ax = ds.agea.plot_slice("Pdyn", ap=1.0e-3, ax=new_ax())
+    (image,) = ax.images
+    assert image.cmap.name.startswith("magma") and image.norm.vmin == 0.0
+    assert collections(ax)["brain outline"].get_color()[0] == pytest.approx(to_rgba("white"))
+
+
+def test_correlation_map_is_drawn_diverging_around_zero(ds):
+    from agea_xr.analysis import seed_correlation
+
+    r = seed_correlation(ds, [-1.5e-3, 0.5e-3, -3.5e-3], min_experiments=2).compute()
+    ax = r.agea.plot_slice(ap=0.5e-3, ax=new_ax())  # needs the label r now carries
+    (image,) = ax.images
+    assert image.cmap.name.startswith("RdBu_r")
+    assert (image.norm.vmin, image.norm.vmax) == (-1.0, 1.0)  # r's valid range, centred on 0
+    assert image.cmap.get_bad() == pytest.approx(to_rgba("0.6"))  # not white (r = 0)
+    (bar,) = ax.child_axes
+    assert bar.get_ylabel() == "Pearson r"  # dimensionless: no "(a.u.)"
+    title = ax.get_title()
+    assert title.startswith("r: coronal section, AP +0.60 mm")
+    assert "Pearson r with the voxel at x=-1.539" in title
+    lines = collections(ax)
+    assert set(lines) == {"region boundaries", "brain outline"}
+    assert lines["brain outline"].get_color()[0] == pytest.approx(to_rgba("0.15"))
+    k = int(np.argmin(np.abs(AP_MM - 0.6)))
+    np.testing.assert_array_equal(
+        image.get_array().filled(np.nan), r.values[:, :, k].T[::-1].astype(float)
+    )
+    # explicit choices win; one limit is mirrored
+    ax = r.agea.plot_slice(ap=0.5e-3, ax=new_ax(), cmap="PuOr", vmax=0.5)
+    assert ax.images[0].cmap.name.startswith("PuOr")
+    assert (ax.images[0].norm.vmin, ax.images[0].norm.vmax) == (-0.5, 0.5)
+
+
+def test_signed_expression_is_centred_on_zero(synthetic_dir):
+    processed = agea_xr.open_dataset(synthetic_dir, variant="processed")
+    ax = processed.agea.plot_slice("Pdyn", ap=-2.0e-3, ax=new_ax())
+    (image,) = ax.images
+    k = int(np.argmin(np.abs(AP_MM + 2.0)))
+    plane = processed.expression.sel(gene="Pdyn").values[0][:, :, k]
+    assert plane.min() < 0 < plane.max()
+    assert image.cmap.name.startswith("RdBu_r")
+    vmax = np.percentile(np.abs(plane), 99)
+    assert (image.norm.vmin, image.norm.vmax) == pytest.approx((-vmax, vmax))
+    assert ax.child_axes[0].get_ylabel() == "ISH gene expression energy (a.u.)"
+
+
+def test_colour_bar_label_uses_long_name_and_units(ds):
+    base = ds.agea.gene("Pdyn")
+    density = base.assign_attrs(long_name="cell density", units="cells/mm3")
+    ax = density.agea.plot_slice(ap=1.0e-3, ax=new_ax())
+    assert ax.child_axes[0].get_ylabel() == "cell density (cells/mm3)"
+    plain = base.copy()
+    plain.attrs = {"long_name": "z-score"}
+    ax = plain.agea.plot_slice(ap=1.0e-3, ax=new_ax())
+    assert ax.child_axes[0].get_ylabel() == "z-score"
+
+
 def test_plot_with_pyplot_figure(ds):
     import matplotlib.pyplot as plt
 

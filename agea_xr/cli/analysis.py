@@ -59,7 +59,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="correlation map of every voxel with a seed, across experiments",
         description="Pearson r, across experiments, between a seed's expression profile and "
         "every voxel's (experiments measured at both only). Prints the most correlated "
-        "voxels. Example: agea-xr correlate --seed -1.5 -2.0 -1.5",
+        "voxels inside the brain (label != 0; --include-void keeps the others). Example: "
+        "agea-xr correlate --seed -1.5 -2.0 -1.5",
     )
     _common(p)
     seed = p.add_mutually_exclusive_group(required=True)
@@ -73,6 +74,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     seed.add_argument("--seed-region", nargs="+", metavar="ACRONYM", help="seed region(s)")
     p.add_argument("--min-experiments", type=int, default=10, help="default 10")
     p.add_argument("--top", type=int, default=20, help="voxels to print (default 20)")
+    p.add_argument(
+        "--include-void",
+        action="store_true",
+        help="also rank voxels outside the brain (label 0, 'void'); default: brain only",
+    )
     p.set_defaults(func=run_correlate)
 
     p = sub.add_parser(
@@ -206,7 +212,11 @@ def run_regions(args: argparse.Namespace) -> int:
 
 # --- correlate --------------------------------------------------------------------
 def run_correlate(args: argparse.Namespace) -> int:
-    """Print the voxels most correlated with the seed."""
+    """Print (and optionally write) the voxels most correlated with the seed.
+
+    Only voxels inside the brain (label != 0) are ranked, unless
+    ``--include-void`` is given or the dataset has no label volume.
+    """
     import numpy as np
     import pandas as pd
 
@@ -233,14 +243,19 @@ def run_correlate(args: argparse.Namespace) -> int:
             "n_experiments": grid["n_experiments"],
         }
     )
+    keep = np.isfinite(table["r"].to_numpy())
+    where = ""
     if "label" in ds:
         label = ds["label"].transpose("ml", "dv", "ap").values.reshape(-1)
         table.insert(3, "region", brain_regions().acronym[label].astype(str))
-    table = table[np.isfinite(table["r"])]
+        if not args.include_void:
+            keep &= label != 0
+            where = " inside the brain"
+    table = table[keep]
     table = table.sort_values("r", ascending=False, kind="stable").reset_index(drop=True)
     _write_csv(table, args.csv)
     print(
-        f"{r.attrs['long_name']}: {len(table):,} voxels with at least "
+        f"{r.attrs['description']}: {len(table):,} voxels{where} with at least "
         f"{args.min_experiments} experiments measured at both; top {args.top}:"
     )
     _print_table(table.head(args.top))
