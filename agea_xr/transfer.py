@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,14 +99,20 @@ def hash_file(path: str | os.PathLike, *, progress: bool = False, desc: str = ""
     >>> hash_file(path) == hashlib.sha256(path.read_bytes()).hexdigest()
     True
     """
+    digest = hashlib.sha256()
+    for chunk in _blocks(path, progress, desc):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _blocks(path: str | os.PathLike, progress: bool, desc: str | None) -> Iterator[bytes]:
+    """The file's bytes in blocks, with a "checking" progress bar."""
     from tqdm import tqdm
 
-    digest = hashlib.sha256()
-    size = os.path.getsize(path)
     with (
         open(path, "rb") as f,
         tqdm(
-            total=size,
+            total=os.path.getsize(path),
             unit="B",
             unit_scale=True,
             unit_divisor=1024,
@@ -114,9 +121,8 @@ def hash_file(path: str | os.PathLike, *, progress: bool = False, desc: str = ""
         ) as bar,
     ):
         while chunk := f.read(BLOCK_SIZE):
-            digest.update(chunk)
+            yield chunk
             bar.update(len(chunk))
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -171,29 +177,14 @@ def digest_file(
     >>> digest_file(path, etag="0" * 32).etag_match
     False
     """
-    from tqdm import tqdm
-
-    size = os.path.getsize(path)
     sha, md5 = hashlib.sha256(), hashlib.md5()
-    checker = _EtagChecker(etag, size)
+    checker = _EtagChecker(etag, os.path.getsize(path))
     multipart = bool(checker.parts)
-    with (
-        open(path, "rb") as f,
-        tqdm(
-            total=size,
-            unit="B",
-            unit_scale=True,
-            unit_divisor=1024,
-            desc=f"checking {desc}" if desc else "checking",
-            disable=not progress,
-        ) as bar,
-    ):
-        while chunk := f.read(BLOCK_SIZE):
-            sha.update(chunk)
-            md5.update(chunk)
-            if multipart:
-                checker.update(chunk)
-            bar.update(len(chunk))
+    for chunk in _blocks(path, progress, desc):
+        sha.update(chunk)
+        md5.update(chunk)
+        if multipart:
+            checker.update(chunk)
     match: bool | None = None
     if checker.single is not None:
         match = md5.hexdigest() == checker.etag

@@ -7,7 +7,7 @@ import numpy as np
 from agea_xr import layout, open_dataset
 from agea_xr.analysis import gene_finder, region_expression, seed_correlation
 from agea_xr.regions import region_ids
-from benchmarks.common import Case, memmap
+from benchmarks.common import Case, full_pass_mean, memmap
 
 SEED = (-1.5e-3, -2.0e-3, -1.5e-3)
 
@@ -67,18 +67,6 @@ def _onehot_memmap(state):
         return sums / counts
 
 
-def _mean_memmap(mm):
-    # one plain numpy full pass: float32 mean over experiments, -1 excluded
-    total = np.zeros(layout.GRID_SHAPE, np.float64)
-    count = np.zeros(layout.GRID_SHAPE, np.int64)
-    for start in range(0, mm.shape[0], 32):
-        block = np.asarray(mm[start : start + 32], dtype=np.float32)
-        ok = block != -1
-        total += np.where(ok, block, 0).sum(axis=0)
-        count += ok.sum(axis=0)
-    return total / count
-
-
 def _region_mean(ds):
     return region_expression(ds, "Beryl", "mean").values
 
@@ -124,7 +112,7 @@ CASES = [
         repeat=3,
         note="sorts every region's values",
     ),
-    Case(FULL_PASS, run=_mean_memmap, setup=memmap, repeat=3),
+    Case(FULL_PASS, run=full_pass_mean, setup=memmap, repeat=3),
     Case("seed_correlation(voxel)", run=_seed, setup=open_dataset, baseline=FULL_PASS, repeat=5),
     Case("gene_finder(CA1 vs HPF)", run=_finder, setup=open_dataset, baseline=FULL_PASS, repeat=5),
 ]

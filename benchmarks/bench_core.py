@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from agea_xr import layout, open_dataset
-from benchmarks.common import Case, memmap
+from benchmarks.common import Case, full_pass_mean, memmap
 
 
 def _open_iblatlas_style(folder):
@@ -33,18 +33,6 @@ def _one_xr(ds):
 
 def _one_lazy(ds):
     return ds.expression.isel(experiment=ds.sizes["experiment"] // 2).values
-
-
-def _mean_memmap(mm):
-    # the plain numpy full pass: float32 mean over experiments, -1 excluded
-    total = np.zeros(layout.GRID_SHAPE, np.float64)
-    count = np.zeros(layout.GRID_SHAPE, np.int64)
-    for start in range(0, mm.shape[0], 32):
-        block = np.asarray(mm[start : start + 32], dtype=np.float32)
-        ok = block != -1
-        total += np.where(ok, block, 0).sum(axis=0)
-        count += ok.sum(axis=0)
-    return total / count
 
 
 def _mean_xr(ds):
@@ -75,7 +63,7 @@ CASES = [
         baseline="one experiment: np.memmap + decode",
         repeat=20,
     ),
-    Case("full-pass mean: np.memmap", run=_mean_memmap, setup=memmap, repeat=3),
+    Case("full-pass mean: np.memmap", run=full_pass_mean, setup=memmap, repeat=3),
     Case(
         "full-pass mean: agea_xr (dask)",
         run=_mean_xr,

@@ -26,7 +26,7 @@ from typing import Any
 
 from agea_xr import layout
 
-__all__ = ["Case", "data_dir", "measure", "memmap"]
+__all__ = ["Case", "data_dir", "full_pass_mean", "measure", "memmap"]
 
 HERE = Path(__file__).resolve().parent
 #: Where the full-size synthetic dataset is written once (override with AGEA_XR_BENCH_DATA).
@@ -97,6 +97,24 @@ def memmap(folder: Path, variant: str = "raw"):
         mode="r",
         shape=(n, *layout.GRID_SHAPE),
     )
+
+
+def full_pass_mean(mm):
+    """The plain numpy full pass: NaN-aware float32 mean over experiments, -1 excluded.
+
+    Blocks of 32 experiments are converted to float32, as a careful numpy user would
+    (float16 sums overflow and drift).
+    """
+    import numpy as np
+
+    total = np.zeros(layout.GRID_SHAPE, np.float64)
+    count = np.zeros(layout.GRID_SHAPE, np.int64)
+    for start in range(0, mm.shape[0], 32):
+        block = np.asarray(mm[start : start + 32], dtype=np.float32)
+        ok = block != -1
+        total += np.where(ok, block, 0).sum(axis=0)
+        count += ok.sum(axis=0)
+    return total / count
 
 
 def _rss_anon_kib() -> int:
