@@ -464,6 +464,7 @@ def export(
         raise ValueError(f"Unknown netCDF engine {engine!r}: choose one of {NETCDF_ENGINES}.")
     if not isinstance(chunks, (int, np.integer)) or chunks < 1:
         raise ValueError(f"chunks={chunks!r} must be a positive number of experiments.")
+    _require_writer(fmt, engine)
     ds = _with_variant(ds, variant, storage_options)
     on_disk = _on_disk_dtype(ds, fmt, dtype)
     part = subset(
@@ -483,6 +484,27 @@ def export(
     with safe_write(path, overwrite=overwrite) as tmp:
         _run(write(tmp), progress, f"export {path.name}")
     return path
+
+
+#: The module each writer needs, and the extra of agea-xr that installs it.
+_WRITERS = {
+    ("netcdf", "netcdf4"): ("netCDF4", "netcdf"),
+    ("netcdf", "h5netcdf"): ("h5netcdf", "netcdf"),
+    ("zarr", None): ("zarr", "zarr"),
+}
+
+
+def _require_writer(fmt: str, engine: str) -> None:
+    """Raise a clear ImportError, before any work, if the writer is not installed."""
+    import importlib.util
+
+    module, extra = _WRITERS[(fmt, engine if fmt == "netcdf" else None)]
+    if importlib.util.find_spec(module) is None:
+        raise ImportError(
+            f"Writing {fmt} {'with engine ' + repr(engine) + ' ' if fmt == 'netcdf' else ''}"
+            f"needs the {module} package, which is not installed: "
+            f"pip install 'agea-xr[{extra}]' (or 'agea-xr[all]')."
+        )
 
 
 def _with_variant(

@@ -577,3 +577,20 @@ def test_zarr_format_2_encoding_writes_and_refuses_shards(synthetic_dir, tmp_pat
         zarr_encoding(ds, shard_experiments=4, zarr_format=2)
     with pytest.raises(ValueError, match="float16"):
         zarr_encoding(ds, dtype="int16")
+
+
+def test_missing_writer_names_the_extra(tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+
+    def find_spec(name, *args, **kwargs):
+        return None if name in ("netCDF4", "zarr") else real(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    ds = agea_xr.open_sample()
+    with pytest.raises(ImportError, match=r"netCDF4 package.*pip install 'agea-xr\[netcdf\]'"):
+        agea_xr.export(ds, tmp_path / "x.nc", genes="Pdyn")
+    with pytest.raises(ImportError, match=r"zarr package.*pip install 'agea-xr\[zarr\]'"):
+        agea_xr.export(ds, tmp_path / "x.zarr", genes="Pdyn")
+    assert not list(tmp_path.iterdir())
