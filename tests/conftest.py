@@ -7,6 +7,9 @@ by several modules live here.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -61,3 +64,25 @@ def _never_the_real_bucket(monkeypatch):
     local S3 server (tests/s3server.py).
     """
     monkeypatch.setenv("AGEA_XR_OFFLINE", "1")
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """What one ``agea-xr demo`` run printed, and the folder it wrote into."""
+
+    stdout: str
+    out_dir: Path
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> DemoRun:
+    """``agea-xr demo --out-dir D`` run once, as a user runs it, in its own process."""
+    out_dir = tmp_path_factory.mktemp("demo")
+    done = subprocess.run(
+        [sys.executable, "-m", "agea_xr.cli", "demo", "--out-dir", str(out_dir)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=out_dir,
+    )
+    return DemoRun(done.stdout, out_dir)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from agea_xr.cli import main
@@ -28,14 +25,8 @@ def test_info_error_is_one_clear_line(tmp_path, capsys):
     assert "Traceback" not in err
 
 
-def test_demo_prints_top_regions_of_pdyn(tmp_path):
-    out = subprocess.run(
-        [sys.executable, "-m", "agea_xr.cli", "demo", "--out-dir", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=tmp_path,
-    ).stdout
+def test_demo_prints_top_regions_of_pdyn(demo_run):
+    out = demo_run.stdout
     assert "experiments: 2   genes: 2" in out
     lines = out.split("Top 10 Beryl regions by mean Pdyn")[1].splitlines()[2:12]
     assert len(lines) == 10

@@ -532,15 +532,9 @@ def test_cli_export(synthetic_dir, tmp_path, capsys):
     assert back.expression.shape == (1, *layout.GRID_SHAPE)
 
 
-def test_demo_writes_a_netcdf_export(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-m", "agea_xr.cli", "demo", "--out-dir", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    path = tmp_path / "agea-demo-Pdyn.nc"
-    assert "netCDF export of Pdyn" in done.stdout and str(path) in done.stdout
+def test_demo_writes_a_netcdf_export(demo_run):
+    path = demo_run.out_dir / "agea-demo-Pdyn.nc"
+    assert "netCDF export of Pdyn" in demo_run.stdout and str(path) in demo_run.stdout
     sample = agea_xr.open_sample()
     back = agea_xr.open_export(path)
     xr.testing.assert_equal(

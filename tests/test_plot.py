@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import matplotlib
 import numpy as np
 import pytest
@@ -268,15 +265,9 @@ def test_cli_plot_errors_are_one_line(tmp_path, capsys):
         main(["plot", "Pdyn", "--ap", "1", "--ml", "1", "--sample", "-o", str(out)])
 
 
-def test_demo_writes_the_pdyn_png(tmp_path):
-    out = subprocess.run(
-        [sys.executable, "-m", "agea_xr.cli", "demo", "--out-dir", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=tmp_path,
-    ).stdout
-    path = tmp_path / "agea-demo-Pdyn.png"
+def test_demo_writes_the_pdyn_png(demo_run):
+    out = demo_run.stdout
+    path = demo_run.out_dir / "agea-demo-Pdyn.png"
     assert f"with Beryl region boundaries: {path}\n" in out
     assert "Top 10 Beryl regions by mean Pdyn" in out  # the text demo is still there
     picture = matplotlib.image.imread(path)
