@@ -6,7 +6,6 @@ by several modules live here.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -18,12 +17,8 @@ import pytest
 from agea_xr import layout
 from agea_xr.testing import write_synthetic
 
-#: The real Allen downloads shipped beside the project (shared/data/allen).
-ALLEN_DIR = Path(
-    os.environ.get(
-        "AGEA_XR_ALLEN_DIR", Path(__file__).resolve().parents[1].parent / "shared/data/allen"
-    )
-)
+#: The real Allen downloads kept in the repository (see tests/data/allen/README.md).
+ALLEN_DIR = Path(__file__).resolve().parent / "data" / "allen"
 N_SYNTHETIC = 12
 
 
@@ -52,7 +47,7 @@ def synthetic_raw(synthetic_dir) -> np.ndarray:
 def allen_dir() -> Path:
     """The folder of real Allen grid downloads."""
     if not (ALLEN_DIR / "P56_Mouse_gridAnnotation.zip").is_file():
-        pytest.fail(f"The real Allen sample is missing from {ALLEN_DIR}: set AGEA_XR_ALLEN_DIR.")
+        pytest.fail(f"The real Allen sample is missing from {ALLEN_DIR}: restore it from git.")
     return ALLEN_DIR
 
 
