@@ -1,5 +1,10 @@
 """agea-xr: the Allen Gene Expression Atlas (IBL release) as a lazy, labelled xarray Dataset.
 
+The public names are loaded on first use (PEP 562), so that importing the
+package, or the ``agea`` engine when xarray lists its engines, stays cheap.
+The ``.agea`` accessor is registered as soon as any public name is used, or
+when :mod:`agea_xr.accessor` is imported.
+
 Examples
 --------
 >>> import agea_xr
@@ -10,17 +15,28 @@ Examples
 
 from __future__ import annotations
 
-from . import accessor as _accessor  # noqa: F401  (registers .agea)
-from .analysis import gene_finder, region_expression, seed_correlation, voxel_matrix
-from .cache import download
-from .dataset import open_dataset
-from .export import export, open_export
-from .ingest import ingest
-from .points import from_brain_atlas, wrap_volume
-from .regions import region_table
-from .sample import open_sample, sample_path
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+#: Public name -> the module that owns it.
+_PUBLIC = {
+    "open_dataset": "api",
+    "open_sample": "api",
+    "open_export": "api",
+    "sample_path": "sample",
+    "download": "fetch",
+    "export": "export",
+    "ingest": "ingest",
+    "region_table": "regions",
+    "from_brain_atlas": "points",
+    "wrap_volume": "points",
+    "region_expression": "analysis",
+    "seed_correlation": "analysis",
+    "gene_finder": "analysis",
+    "voxel_matrix": "analysis",
+}
 
 __all__ = [
     "__version__",
@@ -39,3 +55,27 @@ __all__ = [
     "voxel_matrix",
     "wrap_volume",
 ]
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from .analysis import gene_finder, region_expression, seed_correlation, voxel_matrix
+    from .api import open_dataset, open_export, open_sample
+    from .export import export
+    from .fetch import download
+    from .ingest import ingest
+    from .points import from_brain_atlas, wrap_volume
+    from .regions import region_table
+    from .sample import sample_path
+
+
+def __getattr__(name: str) -> Any:
+    owner = _PUBLIC.get(name)
+    if owner is None:
+        raise AttributeError(f"module 'agea_xr' has no attribute {name!r}")
+    importlib.import_module(".accessor", __name__)  # registers .agea with the first use
+    value = getattr(importlib.import_module(f".{owner}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

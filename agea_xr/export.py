@@ -17,172 +17,35 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import uuid
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
-from xarray.backends import BackendArray
-from xarray.core import indexing
 
-from .dataset import CHUNK_EXPERIMENTS, EXPERIMENT_CHUNKS
+from ._files import check_local, safe_write
+from .dataset import CHUNK_EXPERIMENTS
 from .encoding import netcdf_encoding, prepare_for_netcdf, zarr_encoding
+from .formats import format_of
 from .gene_index import GeneIndex
 from .layout import EXPERIMENT
-from .reader import is_url
+from .remote import is_url
 
 __all__ = [
-    "FORMATS",
     "NETCDF_ENGINES",
     "SHARD_EXPERIMENTS",
     "export",
-    "format_of",
-    "open_export",
-    "safe_write",
     "subset",
 ]
 
-#: Export formats and the path suffixes that select them.
-FORMATS = {"netcdf": (".nc", ".nc4", ".netcdf"), "zarr": (".zarr",)}
 #: xarray engines that can write the netCDF export ("netcdf4": netCDF-C, the default).
 NETCDF_ENGINES = ("netcdf4", "h5netcdf")
 #: Default experiments per Zarr shard (Zarr format 3): one shard per dask chunk
 #: of :func:`agea_xr.open_dataset`, so 136 objects for the 4,345 experiments
 #: instead of 4,345, with each experiment still readable alone.
 SHARD_EXPERIMENTS = CHUNK_EXPERIMENTS
-
-
-# --- formats and targets -----------------------------------------------------------
-def format_of(path: str | os.PathLike, format: str | None = None) -> str:
-    """The export format of a path: the one given, else from its suffix.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        ``*.nc`` (also ``.nc4``, ``.netcdf``) or ``*.zarr``.
-    format : {"netcdf", "zarr"}, optional
-        Wins over the suffix.
-
-    Returns
-    -------
-    str
-        ``"netcdf"`` or ``"zarr"``.
-
-    Raises
-    ------
-    ValueError
-        For an unknown format, or a suffix that names none.
-
-    Examples
-    --------
-    >>> format_of("pdyn.nc"), format_of("atlas.zarr/"), format_of("x.bin", "zarr")
-    ('netcdf', 'zarr', 'zarr')
-    """
-    if format is not None:
-        if format not in FORMATS:
-            raise ValueError(f"Unknown export format {format!r}: choose one of {list(FORMATS)}.")
-        return format
-    name = str(path).rstrip("/").lower()
-    for fmt, suffixes in FORMATS.items():
-        if name.endswith(suffixes):
-            return fmt
-    raise ValueError(
-        f"Cannot tell the export format of {str(path)!r} from its suffix: end it with .nc "
-        "(netCDF) or .zarr (Zarr), or pass format='netcdf' or format='zarr'."
-    )
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-
-
-def _check_local(path: str | os.PathLike) -> None:
-    if is_url(path):
-        raise ValueError(
-            f"Exports are written to a local path, not {str(path)!r}: export locally, then "
-            "upload (e.g. fsspec's put(..., recursive=True)); open_export() reads URLs."
-        )
-
-
-@contextlib.contextmanager
-def safe_write(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
-    """Write to a temporary name beside ``path``, then move it into place.
-
-    The body of the ``with`` block writes to the yielded temporary path (a
-    file or a folder). On success it replaces ``path`` (atomically for a file;
-    a folder is swapped in two renames, the old one removed afterwards); on
-    any exception, including ``KeyboardInterrupt``, the temporary is removed
-    and ``path`` is left exactly as it was.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The final local path. Its folder must exist.
-    overwrite : bool, default False
-        Replace an existing ``path``. Checked before anything is written.
-
-    Yields
-    ------
-    pathlib.Path
-        The temporary path to write to (hidden, in the same folder).
-
-    Raises
-    ------
-    FileExistsError
-        If ``path`` exists and ``overwrite`` is False.
-    FileNotFoundError
-        If the folder of ``path`` does not exist.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> target = pathlib.Path(tempfile.mkdtemp()) / "out.txt"
-    >>> with safe_write(target) as tmp:
-    ...     _ = tmp.write_text("done")
-    >>> target.read_text()
-    'done'
-    """
-    _check_local(path)
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(
-            f"{str(path)!r} already exists: pass overwrite=True (--overwrite) to replace it, "
-            "or choose another name."
-        )
-    if not path.parent.is_dir():
-        raise FileNotFoundError(
-            f"The folder {str(path.parent)!r} of {str(path)!r} does not exist: create it first."
-        )
-    tag = uuid.uuid4().hex[:8]
-    tmp = path.with_name(f".{path.name}.partial-{tag}")
-    try:
-        yield tmp
-        if not tmp.exists():
-            raise FileNotFoundError(f"Nothing was written to {str(tmp)!r}.")
-        if path.is_dir() and not path.is_symlink():
-            old = path.with_name(f".{path.name}.old-{tag}")
-            os.replace(path, old)
-            try:
-                os.replace(tmp, path)
-            except BaseException:
-                os.replace(old, path)
-                raise
-            _remove(old)
-        else:
-            if tmp.is_dir() and path.exists():
-                _remove(path)
-            os.replace(tmp, path)
-    except BaseException:
-        _remove(tmp)
-        raise
 
 
 # --- subsets -----------------------------------------------------------------------
@@ -457,7 +320,7 @@ def export(
     FileNotFoundError: Cannot export the processed variant of '...sample': No processed ...
     """
     fmt = format_of(path, format)
-    _check_local(path)
+    check_local(path)
     if isinstance(ds, xr.DataArray):
         ds = ds.to_dataset(name=ds.name or "expression", promote_attrs=True)
     if engine not in NETCDF_ENGINES:
@@ -527,7 +390,7 @@ def _with_variant(
             f"agea_xr.open_dataset(FOLDER_OR_URL, variant={variant!r}) and export that, "
             "without variant=."
         )
-    from .dataset import open_dataset
+    from .api import open_dataset
 
     var = ds.get("expression")
     mask = var is None or var.dtype != np.float16  # mask=False keeps the stored float16
@@ -626,144 +489,3 @@ def _zarr_writer(
             )
 
     return write
-
-
-# --- reading exports back ------------------------------------------------------------
-def open_export(
-    path: str | os.PathLike,
-    *,
-    chunks: Any = EXPERIMENT_CHUNKS,
-    storage_options: Mapping[str, Any] | None = None,
-    engine: str | None = None,
-    decode: bool = True,
-) -> xr.Dataset:
-    """Open a netCDF or Zarr export lazily, as :func:`agea_xr.open_dataset` would.
-
-    Plain ``xr.open_dataset(path)`` (netCDF) or ``xr.open_zarr(path)`` work too,
-    and ``.agea`` works on their result; this also sets the gene index (so that
-    ``.sel(gene="Pdyn")`` gives every experiment of Pdyn), picks experiment-
-    aligned dask chunks and reads fsspec URLs.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        A ``.nc`` file or ``.zarr`` store: local path or fsspec URL
-        (``s3://...``, ``file://...``, ``memory://...``).
-    chunks : dict, int, "auto" or None, default: experiment-aligned chunks
-        As for :func:`xarray.open_dataset`; the default gives dask chunks of at
-        least 32 whole experiments, aligned with the stored chunks; None gives
-        lazily indexed numpy-backed variables.
-    storage_options : mapping, optional
-        fsspec options for URLs.
-    engine : str, optional
-        xarray engine; default ``"zarr"`` for ``.zarr``, else ``"netcdf4"`` for
-        local files and ``"h5netcdf"`` for URLs.
-    decode : bool, default True
-        Give float16 volumes (the compact Zarr form) as float32, as
-        :func:`agea_xr.open_dataset` does; False keeps the stored float16.
-
-    Returns
-    -------
-    xarray.Dataset
-
-    Raises
-    ------
-    FileNotFoundError
-        If a local ``path`` does not exist.
-    ValueError
-        If the suffix names no export format.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib, agea_xr
-    >>> path = agea_xr.export(agea_xr.open_sample(), pathlib.Path(tempfile.mkdtemp()) / "s.zarr")
-    >>> back = open_export(path)
-    >>> back.expression.dtype, back.expression.sel(gene="Nrp1").sizes["experiment"]
-    (dtype('float32'), 1)
-    """
-    fmt = format_of(path, "zarr" if engine == "zarr" else None)
-    url = is_url(path)
-    if not url and not os.path.exists(path):
-        raise FileNotFoundError(f"No export at {str(path)!r}: check the path.")
-    # Chunk mappings (and the default) are applied after opening, to the volumes only:
-    # xarray would also cut the string coordinates along experiment, and warn.
-    by_mapping = isinstance(chunks, Mapping)
-    options: dict[str, Any] = {"chunks": None if by_mapping else chunks, "cache": False}
-    if fmt == "zarr":
-        if url:
-            options["backend_kwargs"] = {"storage_options": dict(storage_options or {})}
-        ds = xr.open_dataset(
-            str(path) if url else os.fspath(path), engine=engine or "zarr", **options
-        )
-    else:
-        target: Any = os.fspath(path)
-        if url:
-            import fsspec
-
-            target = fsspec.open(str(path), "rb", **dict(storage_options or {})).open()
-        ds = xr.open_dataset(
-            target, engine=engine or ("h5netcdf" if url else "netcdf4"), **options
-        )
-    if decode:
-        for name, var in ds.data_vars.items():
-            if var.dtype == np.float16:
-                ds[name] = _as_float32(var)
-    if by_mapping:
-        ds = _chunk_volumes(ds, chunks, default=chunks is EXPERIMENT_CHUNKS)
-    for name, coord in ds.coords.items():
-        # Zarr gives numpy StringDType, netCDF fixed-width str: agea_xr uses object
-        if coord.dims == (EXPERIMENT,) and coord.dtype.kind in "TUS" and name not in ds.xindexes:
-            ds = ds.assign_coords({name: coord.copy(data=coord.values.astype(object))})
-    if "gene" in ds.coords and ds["gene"].dims == (EXPERIMENT,) and "gene" not in ds.xindexes:
-        ds = ds.set_xindex("gene", GeneIndex)
-    return ds
-
-
-class _Float32View(BackendArray):
-    """float32 view of a lazily indexed float16 array, read on demand."""
-
-    def __init__(self, array: Any) -> None:
-        self.array = array
-        self.shape = tuple(array.shape)
-        self.dtype = np.dtype(np.float32)
-
-    def __getitem__(self, key: Any) -> np.ndarray:
-        return np.asarray(self.array[key], dtype=np.float32)
-
-
-def _as_float32(var: xr.DataArray) -> xr.Variable:
-    """The values of a float16 variable as float32, lazily (dask or lazily indexed)."""
-    variable = var.variable
-    if variable.chunks is not None:
-        data = variable.data.astype(np.float32)
-    else:
-        data = indexing.LazilyIndexedArray(_Float32View(variable._data))
-    return xr.Variable(variable.dims, data, variable.attrs, variable.encoding)
-
-
-def _chunk_volumes(ds: xr.Dataset, chunks: Mapping[str, Any], default: bool) -> xr.Dataset:
-    """Dask-chunk the variables along experiment; load the small others (label, image)."""
-    out = ds.copy(deep=False)
-    for name, var in ds.data_vars.items():
-        if EXPERIMENT not in var.dims:
-            out[name] = var.load()
-            continue
-        stored = _stored_chunk(var)
-        if default:
-            step = stored * max(1, -(-CHUNK_EXPERIMENTS // stored))
-        else:
-            step = chunks.get(EXPERIMENT, stored)
-        out[name] = var.chunk(
-            {d: step if d == EXPERIMENT else chunks.get(d, -1) for d in var.dims}
-        )
-    return out
-
-
-def _stored_chunk(var: xr.DataArray) -> int:
-    enc = var.encoding
-    for key in ("shards", "chunks", "chunksizes"):
-        value = enc.get(key)
-        if value:
-            return int(value[0])
-    preferred = enc.get("preferred_chunks", {})
-    return int(preferred.get(EXPERIMENT, 1))

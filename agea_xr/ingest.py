@@ -261,7 +261,7 @@ def ingest(
     >>> agea_xr.open_dataset(folder).gene.values  # doctest: +SKIP
     array(['Pdyn'], dtype=object)
     """
-    from .export import safe_write
+    from ._files import safe_write
 
     paths = _check_zips(zips)
     out = Path(out)
@@ -376,7 +376,7 @@ def _plane(text: str | None) -> str:
 
 
 def _write_zarr(folder: Path, out: Path, measures: list[str], overwrite: bool) -> None:
-    from .dataset import open_dataset
+    from .api import open_dataset
     from .export import export
 
     ds = open_dataset(folder)

@@ -10,6 +10,7 @@ This module imports nothing heavier than numpy.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from types import MappingProxyType
 from typing import Final
 
@@ -45,6 +46,7 @@ __all__ = [
     "coords",
     "dv_coords",
     "ml_coords",
+    "newest_version",
 ]
 
 # --- the grid ----------------------------------------------------------------
@@ -172,6 +174,40 @@ VARIANTS: Final = MappingProxyType(
 FILES: Final = (TABLE_FILE, LABEL_FILE, IMAGE_FILE, *VARIANTS.values())
 #: The version marker is a file named ``<date>.version`` in the release folder.
 VERSION_SUFFIX: Final = ".version"
+
+
+def newest_version(names: Iterable[str]) -> str:
+    """The release version named by the newest ``<date>.version`` marker among ``names``.
+
+    The one parser of version markers: a folder, a bucket listing and the cache
+    all read their version through it.
+
+    Parameters
+    ----------
+    names : iterable of str
+        File names (other names are ignored).
+
+    Returns
+    -------
+    str
+        The newest date (ISO dates sort as strings), or ``"unknown"`` when no name is
+        a marker.
+
+    Examples
+    --------
+    >>> newest_version(["2024-02-01.version", "2025-03-18.version", "label.npy"])
+    '2025-03-18'
+    >>> newest_version(["label.npy"])
+    'unknown'
+    """
+    stems = sorted(
+        n[: -len(VERSION_SUFFIX)]
+        for n in names
+        if n.endswith(VERSION_SUFFIX) and len(n) > len(VERSION_SUFFIX)
+    )
+    return stems[-1] if stems else "unknown"
+
+
 #: Columns of the parquet table.
 TABLE_ID_COLUMN: Final = "id"
 TABLE_GENE_COLUMN: Final = "gene"

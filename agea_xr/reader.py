@@ -23,27 +23,9 @@ from xarray.core import indexing
 
 from . import kernels
 from .layout import GRID_SHAPE, RAW_DTYPE, VOLUME_BYTES
+from .remote import is_url
 
-__all__ = ["ExperimentFile", "ExpressionArray", "is_url", "runs"]
-
-
-def is_url(location: str | os.PathLike) -> bool:
-    """Whether ``location`` is an fsspec URL (``proto://...``) rather than a local path.
-
-    Parameters
-    ----------
-    location : str or os.PathLike
-
-    Returns
-    -------
-    bool
-
-    Examples
-    --------
-    >>> is_url("s3://bucket/agea"), is_url("/data/agea"), is_url("file:///data/agea")
-    (True, False, True)
-    """
-    return "://" in str(location)
+__all__ = ["ExperimentFile", "ExpressionArray", "runs"]
 
 
 def runs(indices: np.ndarray) -> Iterator[tuple[int, int]]:

@@ -33,6 +33,7 @@ __all__ = [
     "filesystem",
     "is_connection_error",
     "is_official",
+    "is_url",
     "list_release",
     "normalize_url",
     "probe",
@@ -56,6 +57,25 @@ PROBE_MAX_ATTEMPTS = 2
 IBL_BUCKET = layout.BUCKET_URL.split("://", 1)[1].split("/", 1)[0]
 #: Options that mean the caller chose how to authenticate.
 _AUTH_KEYS = frozenset({"anon", "key", "secret", "token", "profile", "session"})
+
+
+def is_url(location: str | os.PathLike) -> bool:
+    """Whether ``location`` is an fsspec URL (``proto://...``) rather than a local path.
+
+    Parameters
+    ----------
+    location : str or os.PathLike
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> is_url("s3://bucket/agea"), is_url("/data/agea"), is_url("file:///data/agea")
+    (True, False, True)
+    """
+    return "://" in str(location)
 
 
 def filesystem(url: str | os.PathLike, storage_options: Mapping[str, Any] | None = None):

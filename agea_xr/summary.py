@@ -7,7 +7,7 @@ import os
 import xarray as xr
 
 from . import layout
-from .reader import is_url
+from .remote import is_url
 
 __all__ = ["file_sizes", "summarize"]
 

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 import agea_xr
-from agea_xr import cache, layout, transfer
-from agea_xr.cache import ChecksumError, cached_source, read_manifest, sync
+from agea_xr import layout
 from agea_xr.cli import main
+from agea_xr.fetch import ChecksumError, cache, cached_source, read_manifest, sync, transfer
 from agea_xr.testing import write_synthetic
 
 pytest_plugins = ["tests.s3server"]

@@ -14,9 +14,11 @@ import xarray as xr
 
 import agea_xr
 from agea_xr import layout
+from agea_xr._files import safe_write
 from agea_xr.cli import main
 from agea_xr.encoding import netcdf_attr, netcdf_encoding
-from agea_xr.export import format_of, safe_write, subset
+from agea_xr.export import subset
+from agea_xr.formats import format_of
 from agea_xr.reader import ExperimentFile
 from agea_xr.regions import brain_regions, region_ids, sel_region
 from agea_xr.testing import synthetic_values, write_synthetic

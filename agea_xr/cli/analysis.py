@@ -102,7 +102,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 # --- shared machinery -------------------------------------------------------------
 def _open(args: argparse.Namespace):
-    from ..dataset import open_dataset
+    from ..api import open_dataset
     from ..sample import sample_path
 
     return open_dataset(sample_path() if args.sample else args.path, variant=args.variant)

@@ -35,8 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo."""
+    from ..api import open_sample
     from ..demo import top_regions
-    from ..sample import open_sample
     from ..summary import summarize
     from .plot import save_slice
 

@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Download, then print what was current, downloaded, checked and removed."""
-    from ..cache import sync
+    from ..fetch import sync
     from ..layout import BUCKET_URL
 
     options = {}

@@ -53,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Export and print where."""
-    from ..dataset import open_dataset
+    from ..api import open_dataset
     from ..export import export
     from ..sample import sample_path
 

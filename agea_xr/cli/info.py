@@ -23,13 +23,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the summary."""
-    from ..dataset import open_dataset
+    from ..api import open_dataset
     from ..sample import sample_path
     from ..summary import summarize
 
     source = sample_path() if args.sample else args.path
     if source is None:
-        from ..cache import cached_source
+        from ..fetch import cached_source
 
         # describe the local copy; never start a 1.4 GB download just to summarise
         source = cached_source(variant=args.variant, progress=True)

@@ -89,7 +89,7 @@ def save_slice(ds, gene: str, output: str | Path, *, dpi: int = 150, **kwargs) -
 
 def run(args: argparse.Namespace) -> int:
     """Draw the slice and print the file's path."""
-    from ..dataset import open_dataset
+    from ..api import open_dataset
     from ..sample import sample_path
 
     if args.sample and args.source:

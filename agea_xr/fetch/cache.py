@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import layout
+from .. import layout
 from .transfer import ChecksumError
 
 __all__ = [
@@ -266,7 +266,7 @@ def _adopt(
     them against it). Every file is hashed once (sha256 and MD5), so a later
     ``check=True`` or an ETag comparison has a hash to compare with.
     """
-    from .dataset import read_table
+    from ..release import read_table
     from .transfer import digest_file
 
     names = [n for n in _needed(variant) if (folder / n).is_file()]
@@ -587,7 +587,7 @@ def sync(
     ConnectionError, FileNotFoundError, ValueError, ChecksumError
         As for :func:`download`.
     """
-    from .remote import is_official, list_release, normalize_url
+    from ..remote import is_official, list_release, normalize_url
     from .transfer import fetch_file
 
     binary = layout.binary_file(variant)  # validates variant first
@@ -636,7 +636,7 @@ def sync(
             pin_size, pin_sha = layout.PINNED.get(name, (None, None)) if pinned else (None, None)
             expected_size = pin_size
             if name == binary:
-                from .dataset import read_table
+                from ..release import read_table
 
                 rows = len(read_table(folder))
                 expected_size = rows * layout.VOLUME_BYTES

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .remote import RemoteFile, is_connection_error, iter_blocks
+from ..remote import RemoteFile, is_connection_error, iter_blocks
 
 __all__ = [
     "BLOCK_SIZE",

@@ -1,0 +1,111 @@
+"""Files written safely: atomic replacement, removal, and local-path checks.
+
+The one owner of "write to a temporary beside the target, then move it into
+place": exports, ingest and the cache all write through :func:`safe_write`
+(or :func:`remove` what they abandon), so a failed or interrupted write never
+leaves a half-written file under the final name nor clobbers an existing one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from .remote import is_url
+
+__all__ = ["check_local", "remove", "safe_write"]
+
+
+def remove(path: Path) -> None:
+    """Remove a file or a folder tree if it exists (a link is removed, not followed)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def check_local(path: str | os.PathLike) -> None:
+    """Refuse an fsspec URL where a local path is needed (writes are local)."""
+    if is_url(path):
+        raise ValueError(
+            f"Exports are written to a local path, not {str(path)!r}: export locally, then "
+            "upload (e.g. fsspec's put(..., recursive=True)); open_export() reads URLs."
+        )
+
+
+@contextlib.contextmanager
+def safe_write(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
+    """Write to a temporary name beside ``path``, then move it into place.
+
+    The body of the ``with`` block writes to the yielded temporary path (a
+    file or a folder). On success it replaces ``path`` (atomically for a file;
+    a folder is swapped in two renames, the old one removed afterwards); on
+    any exception, including ``KeyboardInterrupt``, the temporary is removed
+    and ``path`` is left exactly as it was.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The final local path. Its folder must exist.
+    overwrite : bool, default False
+        Replace an existing ``path``. Checked before anything is written.
+
+    Yields
+    ------
+    pathlib.Path
+        The temporary path to write to (hidden, in the same folder).
+
+    Raises
+    ------
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is False.
+    FileNotFoundError
+        If the folder of ``path`` does not exist.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "out.txt"
+    >>> with safe_write(target) as tmp:
+    ...     _ = tmp.write_text("done")
+    >>> target.read_text()
+    'done'
+    """
+    check_local(path)
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(
+            f"{str(path)!r} already exists: pass overwrite=True (--overwrite) to replace it, "
+            "or choose another name."
+        )
+    if not path.parent.is_dir():
+        raise FileNotFoundError(
+            f"The folder {str(path.parent)!r} of {str(path)!r} does not exist: create it first."
+        )
+    tag = uuid.uuid4().hex[:8]
+    tmp = path.with_name(f".{path.name}.partial-{tag}")
+    try:
+        yield tmp
+        if not tmp.exists():
+            raise FileNotFoundError(f"Nothing was written to {str(tmp)!r}.")
+        if path.is_dir() and not path.is_symlink():
+            old = path.with_name(f".{path.name}.old-{tag}")
+            os.replace(path, old)
+            try:
+                os.replace(tmp, path)
+            except BaseException:
+                os.replace(old, path)
+                raise
+            remove(old)
+        else:
+            if tmp.is_dir() and path.exists():
+                remove(path)
+            os.replace(tmp, path)
+    except BaseException:
+        remove(tmp)
+        raise

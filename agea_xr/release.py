@@ -1,0 +1,287 @@
+"""Read and check the files of a release folder (local path or fsspec URL).
+
+The experiment table, the small label and image volumes, the binary's size and
+the ``<date>.version`` marker: each is read here and checked against the facts
+of :mod:`agea_xr.layout` before anything builds on it, so that a damaged or
+foreign file is named in a clear error instead of a wrong answer later. The
+binary itself is only sized here; :mod:`agea_xr.reader` reads it.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import layout
+from .remote import filesystem, is_url
+
+__all__ = [
+    "check_binary",
+    "join",
+    "read_label",
+    "read_table",
+    "read_version",
+    "read_volume",
+]
+
+
+# --- small-file access, local or fsspec -------------------------------------------
+def join(folder: str, name: str) -> str:
+    return f"{folder.rstrip('/')}/{name}" if is_url(folder) else os.path.join(folder, name)
+
+
+def _fs(folder: str, storage_options: Mapping[str, Any] | None):
+    return filesystem(folder, storage_options)
+
+
+def _exists(folder: str, name: str, storage_options: Mapping[str, Any] | None) -> bool:
+    if not is_url(folder):
+        return os.path.isfile(os.path.join(folder, name))
+    fs, path = _fs(folder, storage_options)
+    return fs.isfile(f"{path.rstrip('/')}/{name}")
+
+
+def _read_bytes(folder: str, name: str, storage_options: Mapping[str, Any] | None) -> bytes:
+    if not is_url(folder):
+        return Path(folder, name).read_bytes()
+    fs, path = _fs(folder, storage_options)
+    return fs.cat_file(f"{path.rstrip('/')}/{name}")
+
+
+def _size(folder: str, name: str, storage_options: Mapping[str, Any] | None) -> int:
+    if not is_url(folder):
+        return os.path.getsize(os.path.join(folder, name))
+    fs, path = _fs(folder, storage_options)
+    return int(fs.size(f"{path.rstrip('/')}/{name}"))
+
+
+def read_version(
+    folder: str | os.PathLike, storage_options: Mapping[str, Any] | None = None
+) -> str:
+    """The release version of a folder: its newest ``<date>.version`` marker.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        Release folder (local path or fsspec URL).
+    storage_options : mapping, optional
+        fsspec options for URLs.
+
+    Returns
+    -------
+    str
+        The date of the marker, or ``"unknown"`` when there is none (see
+        :func:`agea_xr.layout.newest_version`).
+    """
+    folder = str(folder)
+    suffix = layout.VERSION_SUFFIX
+    if not is_url(folder):
+        names = [p.name for p in Path(folder).glob(f"*{suffix}")]
+    else:
+        fs, path = _fs(folder, storage_options)
+        names = [p.rsplit("/", 1)[-1] for p in fs.glob(f"{path.rstrip('/')}/*{suffix}")]
+    return layout.newest_version(names)
+
+
+# --- the files --------------------------------------------------------------------
+def read_table(
+    folder: str | os.PathLike, storage_options: Mapping[str, Any] | None = None
+) -> pd.DataFrame:
+    """Read and check the experiment table (``gene-expression.pqt``).
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        Release folder (local path or fsspec URL).
+    storage_options : mapping, optional
+        fsspec options for URLs.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``experiment`` (int64 Allen experiment id) and ``gene`` (str), one
+        row per volume of the binary, in file order.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the table is missing.
+    ValueError
+        If it is not parquet, lacks the ``id``/``gene`` columns, or its ids are
+        not unique integers.
+    """
+    folder = str(folder)
+    name = layout.TABLE_FILE
+    if not _exists(folder, name, storage_options):
+        raise FileNotFoundError(
+            f"No experiment table {name!r} in {folder!r}. An AGEA folder holds "
+            f"{', '.join(layout.FILES[:3])} and {layout.VARIANTS['raw']}; get one with "
+            "agea_xr.download() or use agea_xr.open_sample() for the bundled sample."
+        )
+    try:
+        table = pd.read_parquet(io.BytesIO(_read_bytes(folder, name, storage_options)))
+    except Exception as err:  # pyarrow raises several types for bad files
+        raise ValueError(
+            f"Cannot read {join(folder, name)!r} as parquet ({err}). The file is damaged "
+            "or not the AGEA table: download it again."
+        ) from err
+    missing = {layout.TABLE_ID_COLUMN, layout.TABLE_GENE_COLUMN} - set(table.columns)
+    if missing:
+        raise ValueError(
+            f"{join(folder, name)!r} lacks the column(s) {sorted(missing)}: it has "
+            f"{list(table.columns)}, the AGEA table has 'id' and 'gene'."
+        )
+    try:
+        ids = pd.to_numeric(table[layout.TABLE_ID_COLUMN], errors="raise").astype(np.int64)
+    except (ValueError, TypeError) as err:
+        raise ValueError(
+            f"The 'id' column of {join(folder, name)!r} must hold integer Allen experiment "
+            f"ids; {err}."
+        ) from err
+    duplicated = ids[ids.duplicated()].unique()
+    if duplicated.size:
+        raise ValueError(
+            f"Experiment ids repeat in {join(folder, name)!r}: {list(duplicated[:5])}. "
+            "Each row must describe one distinct experiment."
+        )
+    symbols = table[layout.TABLE_GENE_COLUMN]
+    blank = symbols.isna().to_numpy() | (symbols.astype(str).str.strip() == "").to_numpy()
+    if blank.any():
+        rows = np.flatnonzero(blank)
+        raise ValueError(
+            f"{join(folder, name)!r} has no gene symbol in row(s) {rows[:5].tolist()} "
+            f"(experiment id(s) {ids.iloc[rows[:5]].tolist()}): every experiment needs one. "
+            "Fix the table or download it again."
+        )
+    genes = symbols.astype(str).to_numpy(dtype=object)
+    return pd.DataFrame({"experiment": ids.to_numpy(), "gene": genes})
+
+
+def read_volume(
+    folder: str | os.PathLike,
+    name: str,
+    storage_options: Mapping[str, Any] | None = None,
+    *,
+    kind: str = "f",
+) -> np.ndarray | None:
+    """Read one small ``(ml, dv, ap)`` ``.npy`` volume, or None if absent.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        Release folder (local path or fsspec URL).
+    name : str
+        File name (``label.npy`` or ``image.npy``).
+    storage_options : mapping, optional
+        fsspec options for URLs.
+    kind : {"i", "f"}
+        Expected dtype kind: ``"i"`` for integer volumes, ``"f"`` for real ones.
+
+    Returns
+    -------
+    numpy.ndarray or None
+
+    Raises
+    ------
+    ValueError
+        If the file is not a ``.npy`` array of shape (58, 41, 67) and the expected kind.
+    """
+    folder = str(folder)
+    if not _exists(folder, name, storage_options):
+        return None
+    where = join(folder, name)
+    try:
+        array = np.load(io.BytesIO(_read_bytes(folder, name, storage_options)), allow_pickle=False)
+    except ValueError as err:
+        raise ValueError(f"Cannot read {where!r} as a .npy array ({err}).") from err
+    if array.shape != layout.GRID_SHAPE:
+        raise ValueError(
+            f"{where!r} has shape {array.shape}, the AGEA grid is {layout.GRID_SHAPE} "
+            "(ml, dv, ap): it belongs to another atlas or resolution. Remove it or replace "
+            "it with the file of the release."
+        )
+    kinds = "iu" if kind == "i" else "fiu"
+    if array.dtype.kind not in kinds:
+        raise ValueError(
+            f"{where!r} has dtype {array.dtype}, expected "
+            f"{'integer region indices' if kind == 'i' else 'real values'}."
+        )
+    return array
+
+
+def read_label(
+    folder: str | os.PathLike, storage_options: Mapping[str, Any] | None = None
+) -> np.ndarray | None:
+    """Read ``label.npy``: indices into ``iblatlas.regions.BrainRegions().id``.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        Release folder.
+    storage_options : mapping, optional
+        fsspec options for URLs.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        Integer volume of shape (58, 41, 67), or None when the file is absent.
+    """
+    return read_volume(folder, layout.LABEL_FILE, storage_options, kind="i")
+
+
+def check_binary(
+    folder: str, variant: str, n_rows: int, storage_options: Mapping[str, Any] | None = None
+) -> str:
+    """Check that a variant's binary exists and holds exactly ``n_rows`` volumes.
+
+    Parameters
+    ----------
+    folder : str
+        Release folder (local path or fsspec URL).
+    variant : {"raw", "processed"}
+        Which binary.
+    n_rows : int
+        Experiments of the table.
+    storage_options : mapping, optional
+        fsspec options for URLs.
+
+    Returns
+    -------
+    str
+        The binary's path or URL.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the binary is missing (the message says how to download it).
+    ValueError
+        If its size is not ``n_rows * 318,652`` bytes (checked before any read).
+    """
+    name = layout.binary_file(variant)
+    where = join(folder, name)
+    if not _exists(folder, name, storage_options):
+        other = "processed" if variant == "raw" else "raw"
+        raise FileNotFoundError(
+            f"No {variant} expression binary {name!r} in {folder!r}. Download it with "
+            f"agea_xr.download(variant={variant!r}) (or `agea-xr download --variant "
+            f"{variant}`), or open variant={other!r} if that is the one you have."
+        )
+    expected = n_rows * layout.VOLUME_BYTES
+    actual = _size(folder, name, storage_options)
+    if actual != expected:
+        whole, rest = divmod(actual, layout.VOLUME_BYTES)
+        raise ValueError(
+            f"{where!r} has {actual:,} bytes, but its table lists {n_rows:,} experiments, "
+            f"which need exactly {expected:,} bytes ({n_rows:,} x {layout.VOLUME_BYTES:,}; "
+            f"{actual - expected:+,} bytes; the file holds {whole:,} whole volumes and "
+            f"{rest:,} bytes more). The download is incomplete or the "
+            "table belongs to another release: download the binary again "
+            "(agea_xr.download(check=True))."
+        )
+    return where
