@@ -35,8 +35,9 @@ def open_dataset(
     *,
     variant: str = "raw",
     chunks: Any = EXPERIMENT_CHUNKS,
-    mask: bool = True,
+    mask_and_scale: bool = True,
     storage_options: Mapping[str, Any] | None = None,
+    mask: bool | None = None,
 ) -> xr.Dataset:
     """Open the Allen Gene Expression Atlas as a lazy, labelled xarray Dataset.
 
@@ -55,12 +56,15 @@ def open_dataset(
         As for :func:`xarray.open_dataset`. The default, like ``{}``, gives dask
         chunks of 32 whole experiments; None gives lazily indexed numpy-backed
         variables (a ``.sel`` reads only the bytes it needs).
-    mask : bool, default True
+    mask_and_scale : bool, default True
         Decode ``expression`` to float32 with NaN where the raw value is ``-1``
-        (processed: float32, nothing masked). False returns the stored float16.
+        (processed: float32, nothing masked). False returns the stored float16, as
+        ``xr.open_dataset(..., mask_and_scale=False)`` (or ``decode_cf=False``) does.
     storage_options : mapping, optional
         fsspec options for URLs (``anon``, ``endpoint_url``, ...; the IBL bucket is
         read anonymously by default). With ``source=None``, options of the download.
+    mask : bool, optional
+        Former name of ``mask_and_scale``.
 
     Returns
     -------
@@ -89,6 +93,8 @@ def open_dataset(
     >>> float(ds.expression.sel(gene="Pdyn").max()) > 0
     True
     """
+    if mask is not None:
+        mask_and_scale = mask
     network: Any = contextlib.nullcontext()
     if source is None:
         from .fetch import ensure
@@ -116,7 +122,7 @@ def open_dataset(
             engine=AgeaBackendEntrypoint,
             chunks=chunks,
             variant=variant,
-            mask=mask,
+            mask_and_scale=mask_and_scale,
             storage_options=storage_options,
         )
 

@@ -20,6 +20,7 @@ from xarray.core import indexing
 
 from . import layout
 from .encoding import attach_default_encoding
+from .formats import FORMATS
 from .gene_index import GeneIndex
 from .reader import ExperimentFile, ExpressionArray
 from .release import check_binary, read_label, read_table, read_version, read_volume
@@ -35,11 +36,24 @@ EXPERIMENT_CHUNKS: Mapping[str, int] = MappingProxyType({})
 
 
 # --- the Dataset ------------------------------------------------------------------
+def _exported_format(path: str) -> str | None:
+    """"netCDF" or "Zarr" when ``path`` is a file or store this package exports, else None."""
+    name = path.rstrip("/").lower()
+    if os.path.isfile(path) and name.endswith(FORMATS["netcdf"]):
+        return "netCDF"
+    if os.path.isdir(path) and (
+        name.endswith(FORMATS["zarr"])
+        or any(os.path.isfile(os.path.join(path, m)) for m in ("zarr.json", ".zgroup"))
+    ):
+        return "Zarr"
+    return None
+
+
 def build_dataset(
     source: str | os.PathLike,
     *,
     variant: str = "raw",
-    mask: bool = True,
+    mask_and_scale: bool = True,
     storage_options: Mapping[str, Any] | None = None,
 ) -> xr.Dataset:
     """Build the lazily indexed AGEA Dataset of a release folder.
@@ -53,16 +67,16 @@ def build_dataset(
         Release folder: local path or fsspec URL.
     variant : {"raw", "processed"}, default "raw"
         Which binary to open.
-    mask : bool, default True
-        Decode to float32, with NaN for ``-1`` in the raw variant. False gives the
-        stored float16 values untouched.
+    mask_and_scale : bool, default True
+        Decode to float32, with NaN for ``-1`` in the raw variant (xarray's name for
+        this switch). False gives the stored float16 values untouched.
     storage_options : mapping, optional
         fsspec options for URLs.
 
     Returns
     -------
     xarray.Dataset
-        See :func:`open_dataset`.
+        See :func:`agea_xr.open_dataset`.
     """
     folder = str(source)
     if is_url(folder):
@@ -72,10 +86,17 @@ def build_dataset(
         storage_options = storage_options_for(folder, storage_options)
     else:
         folder = os.fspath(Path(folder).expanduser())
+        exported = _exported_format(folder)
+        if exported is not None:
+            raise ValueError(
+                f"{folder!r} is an agea-xr export ({exported}), not a release folder: open it "
+                "with agea_xr.open_export(path) (or xr.open_dataset / xr.open_zarr)."
+            )
         if os.path.isfile(folder):
+            holder = os.path.dirname(os.path.abspath(folder))
             raise NotADirectoryError(
                 f"{folder!r} is a file; pass the folder that holds it "
-                f"({os.path.dirname(folder)!r}): an AGEA release is a folder of "
+                f"({holder!r}): an AGEA release is a folder of "
                 f"{', '.join(layout.FILES[:3])} and the binaries."
             )
         if not os.path.isdir(folder):
@@ -85,17 +106,17 @@ def build_dataset(
                 "to fetch the release, or agea_xr.open_sample() for the bundled sample."
             )
     binary_name = layout.binary_file(variant)  # validates variant first
-    if not isinstance(mask, (bool, np.bool_)):
+    if not isinstance(mask_and_scale, (bool, np.bool_)):
         raise TypeError(
-            f"mask must be True or False, not {mask!r}: True decodes to float32 with NaN "
-            "for missing values, False returns the stored float16 values."
+            f"mask_and_scale must be True or False, not {mask_and_scale!r}: True decodes to "
+            "float32 with NaN for missing values, False returns the stored float16 values."
         )
     table = read_table(folder, storage_options)
     binary = check_binary(folder, variant, len(table), storage_options)
     label = read_label(folder, storage_options)
     image = read_volume(folder, layout.IMAGE_FILE, storage_options, kind="f")
 
-    decode = bool(mask)
+    decode = bool(mask_and_scale)
     masked = decode and variant == "raw"
     array = ExpressionArray(
         ExperimentFile(binary, len(table), storage_options), decode=decode, mask=masked

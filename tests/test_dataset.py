@@ -428,9 +428,17 @@ def test_table_with_missing_gene_symbol(broken_dir):
         agea_xr.open_dataset(broken_dir)
 
 
-def test_mask_must_be_a_bool(synthetic_dir):
-    with pytest.raises(TypeError, match="mask must be True or False, not 'no'"):
-        agea_xr.open_dataset(synthetic_dir, mask="no")
+def test_mask_and_scale_must_be_a_bool(synthetic_dir):
+    with pytest.raises(TypeError, match="mask_and_scale must be True or False, not 'no'"):
+        agea_xr.open_dataset(synthetic_dir, mask_and_scale="no")
+
+
+@pytest.mark.parametrize("suffix", [".nc", ".zarr"])
+def test_an_export_given_to_open_dataset_points_to_open_export(tmp_path, suffix):
+    path = agea_xr.export(agea_xr.open_sample(), tmp_path / f"pdyn{suffix}", genes="Pdyn")
+    with pytest.raises(ValueError, match=r"is an agea-xr export .*agea_xr.open_export\(path\)"):
+        agea_xr.open_dataset(path)
+    assert str(agea_xr.open_export(path).gene.values[0]) == "Pdyn"
 
 
 def test_sample_has_only_the_raw_variant():

@@ -1,0 +1,71 @@
+"""The ``agea`` engine: xarray's keywords, cheap import, same Dataset as the front door."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import agea_xr
+from agea_xr import layout
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"mask_and_scale": False}, {"decode_cf": False}], ids=["mask_and_scale", "decode_cf"]
+)
+def test_xarray_switches_give_the_stored_float16(synthetic_dir, synthetic_raw, kwargs):
+    ds = xr.open_dataset(synthetic_dir, engine="agea", **kwargs)
+    assert ds.expression.dtype == np.float16
+    np.testing.assert_array_equal(ds.expression.values, synthetic_raw)
+    assert (ds.expression.values == -1).sum() == (synthetic_raw == -1).sum() > 0
+
+
+def test_xarray_defaults_decode_like_open_dataset(synthetic_dir):
+    via_xarray = xr.open_dataset(synthetic_dir, engine="agea", chunks={})
+    front_door = agea_xr.open_dataset(synthetic_dir)
+    xr.testing.assert_identical(via_xarray, front_door)
+    assert via_xarray.expression.dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    "decoder",
+    ["decode_times", "concat_characters", "decode_coords", "use_cftime", "decode_timedelta"],
+)
+def test_decoders_with_nothing_to_decode_are_accepted(synthetic_dir, decoder):
+    ds = xr.open_dataset(synthetic_dir, engine="agea", **{decoder: False})
+    assert ds.expression.dtype == np.float32  # masking stays on
+
+
+def test_mask_and_scale_is_one_name_across_front_doors(synthetic_dir, synthetic_raw, tmp_path):
+    raw = agea_xr.open_dataset(synthetic_dir, mask_and_scale=False)
+    np.testing.assert_array_equal(raw.expression.values, synthetic_raw)
+    path = agea_xr.export(raw, tmp_path / "x.nc", experiments=list(raw.experiment.values[:2]))
+    back = agea_xr.open_export(path, mask_and_scale=False)
+    assert back.expression.dtype == np.float16
+
+
+def test_listing_engines_imports_nothing_heavy():
+    code = (
+        "import sys, xarray; xarray.backends.list_engines(); "
+        "print(','.join(m for m in ('s3fs', 'iblatlas', 'zarr', 'matplotlib', 'distributed',"
+        " 'numba', 'dask.array', 'fsspec') if m in sys.modules)); "
+        "print(sum(m.startswith('agea_xr') for m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    heavy, ours = out.stdout.split("\n")[:2]
+    assert heavy == ""
+    # the package and its engine, the layout of the release: nothing else
+    assert int(ours) <= 3, out.stdout
+
+
+def test_engine_claims_only_release_folders(synthetic_dir, tmp_path):
+    from agea_xr.backend import AgeaBackendEntrypoint
+
+    entry = AgeaBackendEntrypoint()
+    assert entry.guess_can_open(synthetic_dir)
+    assert not entry.guess_can_open(tmp_path)
+    assert not entry.guess_can_open(synthetic_dir / layout.TABLE_FILE)
+    assert not entry.guess_can_open("s3://ibl-brain-wide-map-public/atlas/agea")
