@@ -1,348 +1,312 @@
-"""The ``.agea`` accessor on Dataset and DataArray: one-line delegations.
+"""The ``.agea`` accessor: one-line delegations with the full signatures of the functions.
 
-Stateless and thin: every method forwards to a module-level function that
-takes the xarray object (regions, points, plot, analysis, export), so the
-same functionality is importable without the accessor. Accessors are rebuilt
-for every new object; nothing is cached here.
+Stateless and thin, as cf_xarray's and xvec's accessors: every method forwards to
+the module-level function named in :data:`DELEGATES`, with exactly that
+function's parameters (a test compares each pair of signatures), so ``help()``
+and Jupyter's Shift-Tab show every keyword. ``Dataset.agea`` holds everything;
+``DataArray.agea`` holds only what works on a DataArray (genes, regions when the
+DataArray carries a ``label`` coordinate, points, pictures, export). The
+atlas-scale analyses need a whole Dataset and exist only on ``Dataset.agea``.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import pandas as pd
 import xarray as xr
 
-__all__ = ["AgeaAccessor", "AgeaDataArrayAccessor", "AgeaDatasetAccessor"]
+__all__ = ["DELEGATES", "AgeaDataArrayAccessor", "AgeaDatasetAccessor"]
+
+#: Accessor method -> ``module:function`` it calls with the xarray object first.
+DELEGATES = MappingProxyType(
+    {
+        "regions": "agea_xr.regions:region_volume",
+        "region_table": "agea_xr.regions:region_table",
+        "region_mask": "agea_xr.regions:region_mask",
+        "sel_region": "agea_xr.regions:sel_region",
+        "genes": "agea_xr.genes:genes",
+        "search_genes": "agea_xr.genes:search_genes",
+        "gene": "agea_xr.genes:gene",
+        "at": "agea_xr.points:at",
+        "region_at": "agea_xr.points:region_at",
+        "to_brain_atlas": "agea_xr.points:to_brain_atlas",
+        "plot_slice": "agea_xr.plot:plot_slice",
+        "export": "agea_xr.export:export",
+        "region_expression": "agea_xr.analysis:region_expression",
+        "seed_correlation": "agea_xr.analysis:seed_correlation",
+        "gene_finder": "agea_xr.analysis:gene_finder",
+        "voxel_matrix": "agea_xr.analysis:voxel_matrix",
+    }
+)
+#: Methods that take no xarray object (the function's parameters are all the method's).
+UNBOUND = frozenset({"region_table"})
 
 
-class AgeaAccessor:
-    """Methods shared by ``Dataset.agea`` and ``DataArray.agea``."""
+class _AgeaAccessor:
+    """What ``Dataset.agea`` and ``DataArray.agea`` share."""
 
     def __init__(self, obj: xr.Dataset | xr.DataArray) -> None:
         self._obj = obj
 
-    # --- regions and genes (regions.py, genes.py) -----------------------------------
-    def regions(self, mapping: str = "Allen") -> xr.DataArray:
-        """Region id of every voxel under ``mapping`` (see :func:`agea_xr.regions.region_volume`).
+    def __repr__(self) -> str:
+        obj = self._obj
+        kind = type(obj).__name__
+        sizes = ", ".join(f"{d}: {n}" for d, n in obj.sizes.items())
+        methods = sorted(m for m in dir(type(self)) if not m.startswith("_"))
+        return (
+            f"<agea accessor on an xarray.{kind} ({sizes})>\n"
+            f"AGEA tools (help(obj.agea.<name>) for each): {', '.join(methods)}"
+        )
 
-        Parameters
-        ----------
-        mapping : str, default "Allen"
-            ``Allen``, ``Beryl``, ``Cosmos``, ``Swanson``, or one of them with ``-lr``.
-
-        Returns
-        -------
-        xarray.DataArray
-            int64 ids, dims ``(ml, dv, ap)``.
-        """
-        from .regions import region_volume
-
-        return region_volume(self._obj, mapping)
-
-    def region_table(self, mapping: str = "Allen"):
-        """Id, acronym, name, rgb, level and parent of a mapping's regions.
-
-        See :func:`agea_xr.regions.region_table`.
-
-        Parameters
-        ----------
-        mapping : str, default "Allen"
-
-        Returns
-        -------
-        pandas.DataFrame
-        """
-        from .regions import region_table
-
-        return region_table(mapping)
-
-    def region_mask(
-        self, regions, mapping: str = "Allen", hemisphere: str | None = None
-    ) -> xr.DataArray:
-        """Boolean volume of one or several regions, descendants included.
-
-        See :func:`agea_xr.regions.region_mask`.
-
-        Parameters
-        ----------
-        regions : str, int or list of them
-            Acronyms or Allen ids.
-        mapping : str, default "Allen"
-        hemisphere : {None, "left", "right"}
-
-        Returns
-        -------
-        xarray.DataArray
-            bool, dims ``(ml, dv, ap)``.
-        """
-        from .regions import region_mask
-
-        return region_mask(self._obj, regions, mapping=mapping, hemisphere=hemisphere)
-
-    def sel_region(
-        self, regions, mapping: str = "Allen", hemisphere: str | None = None, crop: bool = False
-    ) -> xr.Dataset | xr.DataArray:
-        """The data masked to one or several regions, optionally cropped to them.
-
-        See :func:`agea_xr.regions.sel_region`.
-
-        Parameters
-        ----------
-        regions, mapping, hemisphere
-            As for :meth:`region_mask`.
-        crop : bool, default False
-
-        Returns
-        -------
-        xarray.Dataset or xarray.DataArray
-        """
-        from .regions import sel_region
-
-        return sel_region(self._obj, regions, mapping=mapping, hemisphere=hemisphere, crop=crop)
-
-    def genes(self):
-        """The gene table: gene, experiments, n_experiments (see :func:`agea_xr.genes.genes`).
-
-        Returns
-        -------
-        pandas.DataFrame
-        """
+    # --- genes (agea_xr.genes) ----------------------------------------------------------
+    def genes(self) -> pd.DataFrame:
+        """The gene table; see :func:`agea_xr.genes.genes`."""
         from .genes import genes
 
         return genes(self._obj)
 
     def search_genes(self, pattern: str) -> list[str]:
-        """Gene symbols matching ``pattern``, case-insensitively.
-
-        See :func:`agea_xr.genes.search_genes`.
-
-        Parameters
-        ----------
-        pattern : str
-
-        Returns
-        -------
-        list of str
-        """
+        """Gene symbols matching a pattern; see :func:`agea_xr.genes.search_genes`."""
         from .genes import search_genes
 
         return search_genes(self._obj, pattern)
 
     def gene(self, symbol: str, combine: str | None = "mean") -> xr.DataArray:
-        """One gene's volume: NaN-aware mean of its experiments, or all of them.
-
-        See :func:`agea_xr.genes.gene`.
-
-        Parameters
-        ----------
-        symbol : str
-        combine : {"mean", None}, default "mean"
-
-        Returns
-        -------
-        xarray.DataArray
-        """
+        """One gene's volume; see :func:`agea_xr.genes.gene`."""
         from .genes import gene
 
         return gene(self._obj, symbol, combine=combine)
 
-    # --- points and the iblatlas bridge (points.py, bridge) ---------------------------
-    def at(self, xyz, mode: str = "raise") -> xr.DataArray:
-        """Values at points (metres; x=ML, y=AP, z=DV), nearest voxel.
+    # --- brain regions (agea_xr.regions) ------------------------------------------------
+    def regions(self, mapping: str = "Allen") -> xr.DataArray:
+        """Region id of every voxel; see :func:`agea_xr.regions.region_volume`."""
+        from .regions import region_volume
 
-        See :func:`agea_xr.points.at`.
+        return region_volume(self._obj, mapping)
 
-        Parameters
-        ----------
-        xyz : array-like, shape (n, 3)
-        mode : {"raise", "clip", "nan"}, default "raise"
+    def region_table(self, mapping: str = "Allen") -> pd.DataFrame:
+        """The regions of a mapping; see :func:`agea_xr.regions.region_table`."""
+        from .regions import region_table
 
-        Returns
-        -------
-        xarray.DataArray
-            Dims ``("point", "experiment")``.
-        """
+        return region_table(mapping)
+
+    def region_mask(
+        self,
+        regions: str | int | Iterable[str | int],
+        mapping: str = "Allen",
+        hemisphere: str | None = None,
+    ) -> xr.DataArray:
+        """Boolean volume of regions; see :func:`agea_xr.regions.region_mask`."""
+        from .regions import region_mask
+
+        return region_mask(self._obj, regions, mapping, hemisphere)
+
+    def sel_region(
+        self,
+        regions: str | int | Iterable[str | int],
+        mapping: str = "Allen",
+        hemisphere: str | None = None,
+        crop: bool = False,
+    ) -> xr.Dataset | xr.DataArray:
+        """The data masked to regions; see :func:`agea_xr.regions.sel_region`."""
+        from .regions import sel_region
+
+        return sel_region(self._obj, regions, mapping, hemisphere, crop)
+
+    # --- points and the iblatlas BrainAtlas ---------------------------------------------
+    def at(self, xyz: Any, mode: str = "raise") -> xr.DataArray:
+        """Values at points (metres); see :func:`agea_xr.points.at`."""
         from .points import at
 
-        return at(self._obj, xyz, mode=mode)
+        return at(self._obj, xyz, mode)
 
-    def region_at(self, xyz, mapping: str = "Allen", mode: str = "raise") -> xr.DataArray:
-        """Region ids at points, as iblatlas ``BrainAtlas.get_labels``.
-
-        See :func:`agea_xr.points.region_at`.
-
-        Parameters
-        ----------
-        xyz : array-like, shape (n, 3)
-        mapping : str, default "Allen"
-        mode : {"raise", "clip", "nan"}, default "raise"
-
-        Returns
-        -------
-        xarray.DataArray
-            Dims ``("point",)``.
-        """
+    def region_at(self, xyz: Any, mapping: str = "Allen", mode: str = "raise") -> xr.DataArray:
+        """Region ids at points (metres); see :func:`agea_xr.points.region_at`."""
         from .points import region_at
 
-        return region_at(self._obj, xyz, mapping=mapping, mode=mode)
+        return region_at(self._obj, xyz, mapping, mode)
 
     def to_brain_atlas(self):
-        """An ``iblatlas.atlas.BrainAtlas`` of this grid, label and image.
-
-        See :func:`agea_xr.points.to_brain_atlas`.
-
-        Returns
-        -------
-        iblatlas.atlas.BrainAtlas
-        """
+        """An ``iblatlas.atlas.BrainAtlas``; see :func:`agea_xr.points.to_brain_atlas`."""
         from .points import to_brain_atlas
 
         return to_brain_atlas(self._obj)
 
-    # --- pictures (plot.py) ---------------------------------------------------------
-    def plot_slice(self, gene: str | None = None, **kwargs):
-        """A coronal/sagittal/horizontal slice in mm with region boundaries.
-
-        See :func:`agea_xr.plot.plot_slice` for the keywords (``ap``/``ml``/``dv`` in
-        metres, ``boundaries``, ``mapping``, ``ax``, ...).
-
-        Parameters
-        ----------
-        gene : str, optional
-        **kwargs
-            Passed to :func:`agea_xr.plot.plot_slice`.
-
-        Returns
-        -------
-        matplotlib.axes.Axes
-        """
+    # --- pictures (agea_xr.plot) --------------------------------------------------------
+    def plot_slice(
+        self,
+        gene: str | None = None,
+        *,
+        ap: float | None = None,
+        ml: float | None = None,
+        dv: float | None = None,
+        boundaries: bool = True,
+        mapping: str = "Beryl",
+        ax: Any = None,
+        cmap: Any = None,
+        vmin: float | None = None,
+        vmax: float | None = None,
+        missing_color: Any = None,
+        boundary_color: Any = None,
+        colorbar: bool = True,
+    ):
+        """A slice with region boundaries; see :func:`agea_xr.plot.plot_slice`."""
         from .plot import plot_slice
 
-        return plot_slice(self._obj, gene, **kwargs)
+        return plot_slice(
+            self._obj,
+            gene,
+            ap=ap,
+            ml=ml,
+            dv=dv,
+            boundaries=boundaries,
+            mapping=mapping,
+            ax=ax,
+            cmap=cmap,
+            vmin=vmin,
+            vmax=vmax,
+            missing_color=missing_color,
+            boundary_color=boundary_color,
+            colorbar=colorbar,
+        )
 
-    # --- analyses (analysis.py) -----------------------------------------------------
+    # --- export (agea_xr.export) --------------------------------------------------------
+    def export(
+        self,
+        path: str | os.PathLike,
+        format: str | None = None,
+        *,
+        variant: str | None = None,
+        genes: str | Iterable[str] | None = None,
+        experiments: int | Iterable[int] | None = None,
+        regions: str | int | Iterable[str | int] | None = None,
+        mapping: str = "Allen",
+        hemisphere: str | None = None,
+        crop: bool = True,
+        storage_options: Mapping[str, Any] | None = None,
+        chunks: int = 1,
+        shards: int | None = 32,
+        dtype: str | None = None,
+        engine: str = "netcdf4",
+        overwrite: bool = False,
+        progress: bool = False,
+    ) -> Path:
+        """Write to netCDF or Zarr, safely; see :func:`agea_xr.export.export`."""
+        from .export import export
+
+        return export(
+            self._obj,
+            path,
+            format,
+            variant=variant,
+            genes=genes,
+            experiments=experiments,
+            regions=regions,
+            mapping=mapping,
+            hemisphere=hemisphere,
+            crop=crop,
+            storage_options=storage_options,
+            chunks=chunks,
+            shards=shards,
+            dtype=dtype,
+            engine=engine,
+            overwrite=overwrite,
+            progress=progress,
+        )
+
+
+@xr.register_dataset_accessor("agea")
+class AgeaDatasetAccessor(_AgeaAccessor):
+    """``ds.agea``: AGEA tools on a Dataset opened by :func:`agea_xr.open_dataset`."""
+
+    # --- analyses at atlas scale (agea_xr.analysis) -------------------------------------
     def region_expression(
         self,
         mapping: str = "Beryl",
-        stat="mean",
+        stat: str | Sequence[str] = "mean",
         *,
         hemisphere: str | None = None,
         combine_genes: bool = False,
-    ):
-        """Region x experiment (or gene) matrix of expression statistics, lazily.
-
-        See :func:`agea_xr.analysis.region_expression`.
-
-        Parameters
-        ----------
-        mapping : str, default "Beryl"
-        stat : str or list of str, default "mean"
-            ``mean``, ``median``, ``std``, ``count``, ``fraction_measured``.
-        hemisphere : {None, "left", "right", "split"}
-        combine_genes : bool, default False
-
-        Returns
-        -------
-        xarray.DataArray or xarray.Dataset
-            Dims ``(experiment, region)`` or ``(gene, region)``.
-        """
+    ) -> xr.DataArray | xr.Dataset:
+        """Region x experiment statistics; see :func:`agea_xr.region_expression`."""
         from .analysis import region_expression
 
         return region_expression(
             self._obj, mapping, stat, hemisphere=hemisphere, combine_genes=combine_genes
         )
 
-    def seed_correlation(self, xyz=None, **kwargs) -> xr.DataArray:
-        """Pearson r map, across experiments, of every voxel with a seed point or region.
-
-        See :func:`agea_xr.analysis.seed_correlation` for the keywords (``region``,
-        ``mapping``, ``hemisphere``, ``min_experiments``).
-
-        Parameters
-        ----------
-        xyz : sequence of 3 floats, optional
-            Metres from bregma, x=ML, y=AP, z=DV.
-        **kwargs
-            Passed to :func:`agea_xr.analysis.seed_correlation`.
-
-        Returns
-        -------
-        xarray.DataArray
-            Dims ``(ml, dv, ap)``, lazy.
-        """
+    def seed_correlation(
+        self,
+        xyz: Sequence[float] | None = None,
+        *,
+        region: str | int | Iterable[str | int] | None = None,
+        mapping: str = "Allen",
+        hemisphere: str | None = None,
+        min_experiments: int = 10,
+    ) -> xr.DataArray:
+        """Correlation map with a seed; see :func:`agea_xr.seed_correlation`."""
         from .analysis import seed_correlation
 
-        return seed_correlation(self._obj, xyz, **kwargs)
+        return seed_correlation(
+            self._obj,
+            xyz,
+            region=region,
+            mapping=mapping,
+            hemisphere=hemisphere,
+            min_experiments=min_experiments,
+        )
 
-    def gene_finder(self, target, contrast=None, **kwargs):
-        """Experiments (or genes) ranked by enrichment in ``target`` against ``contrast``.
-
-        See :func:`agea_xr.analysis.gene_finder` for the keywords (``mapping``,
-        ``hemisphere``, ``per_gene``, ``min_voxels``, ``sort_by``, ``top``).
-
-        Parameters
-        ----------
-        target : str, int, list of them, or boolean volume
-        contrast : same, optional
-            Default: the rest of the brain.
-        **kwargs
-            Passed to :func:`agea_xr.analysis.gene_finder`.
-
-        Returns
-        -------
-        pandas.DataFrame
-        """
+    def gene_finder(
+        self,
+        target: str | int | Iterable[str | int] | xr.DataArray | np.ndarray,
+        contrast: str | int | Iterable[str | int] | xr.DataArray | np.ndarray | None = None,
+        *,
+        mapping: str = "Allen",
+        hemisphere: str | None = None,
+        per_gene: bool = False,
+        min_voxels: int = 3,
+        sort_by: str = "effect_size",
+        top: int | None = None,
+    ) -> pd.DataFrame:
+        """Experiments ranked by enrichment; see :func:`agea_xr.gene_finder`."""
         from .analysis import gene_finder
 
-        return gene_finder(self._obj, target, contrast, **kwargs)
+        return gene_finder(
+            self._obj,
+            target,
+            contrast,
+            mapping=mapping,
+            hemisphere=hemisphere,
+            per_gene=per_gene,
+            min_voxels=min_voxels,
+            sort_by=sort_by,
+            top=top,
+        )
 
-    def voxel_matrix(self, mask=None, **kwargs) -> xr.DataArray:
-        """The lazy (voxel, experiment) matrix of the brain's (or a mask's) voxels.
-
-        See :func:`agea_xr.analysis.voxel_matrix`.
-
-        Parameters
-        ----------
-        mask : str, int, list of them, or boolean volume, optional
-        **kwargs
-            ``mapping``, ``hemisphere``.
-
-        Returns
-        -------
-        xarray.DataArray
-            Dims ``(voxel, experiment)``; ``voxel`` stacks ``ml``, ``dv``, ``ap``.
-        """
+    def voxel_matrix(
+        self,
+        mask: str | int | Iterable[str | int] | xr.DataArray | np.ndarray | None = None,
+        *,
+        mapping: str = "Allen",
+        hemisphere: str | None = None,
+    ) -> xr.DataArray:
+        """The (voxel, experiment) matrix; see :func:`agea_xr.voxel_matrix`."""
         from .analysis import voxel_matrix
 
-        return voxel_matrix(self._obj, mask, **kwargs)
-
-    # --- export (export.py) ---------------------------------------------------------
-    def export(self, path, format: str | None = None, **kwargs):
-        """Write to netCDF (``*.nc``) or Zarr (``*.zarr``), whole or a subset, safely.
-
-        See :func:`agea_xr.export.export` for the keywords (``variant``, ``genes``,
-        ``experiments``, ``regions``, ``crop``, ``overwrite``, ``progress``, ...).
-
-        Parameters
-        ----------
-        path : str or os.PathLike
-        format : {"netcdf", "zarr"}, optional
-            Default: from the suffix of ``path``.
-        **kwargs
-            Passed to :func:`agea_xr.export.export`.
-
-        Returns
-        -------
-        pathlib.Path
-        """
-        from .export import export
-
-        return export(self._obj, path, format, **kwargs)
-
-
-@xr.register_dataset_accessor("agea")
-class AgeaDatasetAccessor(AgeaAccessor):
-    """``ds.agea``: AGEA tools on a Dataset opened by :func:`agea_xr.open_dataset`."""
+        return voxel_matrix(self._obj, mask, mapping=mapping, hemisphere=hemisphere)
 
 
 @xr.register_dataarray_accessor("agea")
-class AgeaDataArrayAccessor(AgeaAccessor):
-    """``da.agea``: AGEA tools on a DataArray (e.g. ``ds.expression``)."""
+class AgeaDataArrayAccessor(_AgeaAccessor):
+    """``da.agea``: AGEA tools on a DataArray (e.g. ``ds.expression`` or a gene's volume).
+
+    The atlas-scale analyses (``region_expression``, ``seed_correlation``,
+    ``gene_finder``, ``voxel_matrix``) need the whole Dataset: call them on
+    ``ds.agea``.
+    """

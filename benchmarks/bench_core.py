@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 
@@ -39,7 +42,34 @@ def _mean_xr(ds):
     return ds.expression.mean("experiment").values
 
 
+def _fresh_python(code: str):
+    """A case body: run ``code`` in a fresh interpreter (import costs are per process)."""
+
+    def run(_folder):
+        subprocess.run([sys.executable, "-c", code], check=True)
+
+    return run
+
+
+#: What xarray does when it lists engines; the baseline imports xarray alone.
+_XARRAY = "import xarray"
+_LIST_ENGINES = "import xarray; xarray.backends.list_engines()"
+_IMPORT_PACKAGE = "import xarray, agea_xr; agea_xr.open_dataset"
+
 CASES = [
+    Case("import: xarray alone (fresh interpreter)", run=_fresh_python(_XARRAY), repeat=7),
+    Case(
+        "import: xarray.backends.list_engines() (loads the agea engine)",
+        run=_fresh_python(_LIST_ENGINES),
+        baseline="import: xarray alone (fresh interpreter)",
+        repeat=7,
+    ),
+    Case(
+        "import: agea_xr.open_dataset (first public name)",
+        run=_fresh_python(_IMPORT_PACKAGE),
+        baseline="import: xarray alone (fresh interpreter)",
+        repeat=7,
+    ),
     Case("open: np.memmap", run=memmap, repeat=7),
     Case("open: iblatlas-style (parquet + npy + memmap)", run=_open_iblatlas_style, repeat=7),
     Case(

@@ -1,13 +1,11 @@
 """Sphinx extension of the agea-xr docs: pages that are generated so that they never rot.
 
-Three jobs, each read from the code at build time:
+Three jobs, done at build time:
 
-- **API lists** (``config-inited``): ``api/generated/functions.rst`` (every public
-  name of :data:`agea_xr.__all__`), ``api/generated/accessor.rst`` (every public
-  method and property of the ``.agea`` accessor, as ``Dataset.agea.*`` and
-  ``DataArray.agea.*``) and ``api/generated/modules.rst`` (one page per public
-  module). autosummary then writes one stub per entry. A function, accessor method
-  or module added to the package appears in the reference without touching the docs.
+- **API stubs** (``config-inited``): the API page (``api.md``) is written by hand,
+  grouped by task; autosummary writes one stub per listed name, and stubs of names
+  no longer listed are removed. A test checks that the page lists every public name
+  and accessor method, so the reference cannot fall behind the code.
 - **Figures** (``builder-inited``): every ``examples/*.py`` that declares a module
   constant ``FIGURES = ("name.png", ...)`` is run as ``python script --out
   docs/generated/figures`` whenever one of its figures is missing or older than the
@@ -23,9 +21,8 @@ from __future__ import annotations
 import argparse
 import ast
 import importlib
-import inspect
 import os
-import pkgutil
+import re
 import subprocess
 import sys
 import tempfile
@@ -43,156 +40,42 @@ API_DIR = Path("api") / "generated"
 FIGURE_DIR = Path("generated") / "figures"
 
 
-# --- API lists ----------------------------------------------------------------------
-def public_functions() -> list[str]:
-    """Public callables (functions and classes) of the top-level package."""
-    import agea_xr
+# --- API stubs ----------------------------------------------------------------------
+#: An entry of an autosummary block of the curated API page (``docs/api.md``).
+_ENTRY = re.compile(r"^   (?P<name>[A-Za-z_][\w.]*)\s*$", re.M)
+_MODULE = re.compile(r"^\.\. currentmodule:: (?P<module>[\w.]+)\s*$", re.M)
 
+
+def curated_names(page: Path) -> list[str]:
+    """Full names listed in the autosummary blocks of the hand-written API page."""
     names = []
-    for name in agea_xr.__all__:
-        obj = getattr(agea_xr, name)
-        if name.startswith("_") or inspect.ismodule(obj) or not callable(obj):
+    module = ""
+    for line in page.read_text().splitlines():
+        m = _MODULE.match(line)
+        if m:
+            module = m.group("module")
             continue
-        names.append(name)
+        m = _ENTRY.match(line)
+        if m and module and not line.lstrip().startswith(":"):
+            names.append(f"{module}.{m.group('name')}")
     return names
 
 
-def accessor_members(cls: type) -> tuple[list[str], list[str]]:
-    """(methods, properties) of an accessor class, public ones only, in definition order."""
-    methods, properties = [], []
-    seen = set()
-    for klass in reversed(cls.__mro__):
-        if klass is object:
-            continue
-        for name, value in vars(klass).items():
-            if name.startswith("_") or name in seen:
-                continue
-            seen.add(name)
-            if isinstance(value, property):
-                properties.append(name)
-            elif callable(value):
-                methods.append(name)
-    return methods, properties
+def remove_stale_stubs(app, config) -> None:
+    """``config-inited``: remove stub pages of names no longer on the API page.
 
-
-def public_modules() -> list[str]:
-    """Every public module of the package, except the CLI's per-command modules.
-
-    The commands have their own reference (the CLI page); ``agea_xr.cli`` itself is kept.
+    autosummary writes one stub per listed name into ``api/generated``; a stub left by
+    a name that was removed would be a page outside any toctree (an error with -W).
+    Current stubs are left for autosummary, which rewrites them only when their content
+    changes (safe for concurrent builds).
     """
-    import agea_xr
-
-    found = ["agea_xr"]
-    for info in pkgutil.walk_packages(agea_xr.__path__, prefix="agea_xr."):
-        parts = info.name.split(".")
-        if any(part.startswith("_") for part in parts):
-            continue
-        if parts[:2] == ["agea_xr", "cli"] and len(parts) > 2:
-            continue
-        found.append(info.name)
-    return sorted(found)
-
-
-def _autosummary(names: list[str], template: str | None = None) -> list[str]:
-    lines = [".. autosummary::", "   :toctree: ."]
-    if template:
-        lines.append(f"   :template: {template}")
-    return [*lines, "", *(f"   {name}" for name in names), ""]
-
-
-def _title(text: str, char: str = "=") -> list[str]:
-    return [text, char * len(text), ""]
-
-
-def stub_names() -> list[str]:
-    """Full names autosummary writes one stub page for, from the three API lists."""
-    import agea_xr.accessor as accessor
-
-    names = [f"agea_xr.{name}" for name in public_functions()]
-    for owner, cls in (
-        ("Dataset", accessor.AgeaDatasetAccessor),
-        ("DataArray", accessor.AgeaDataArrayAccessor),
-    ):
-        methods, properties = accessor_members(cls)
-        names += [f"xarray.{owner}.agea.{m}" for m in (*properties, *methods)]
-    return names + public_modules()
-
-
-def _replace(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename it into place."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def api_pages() -> dict[str, str]:
-    """File name -> reStructuredText of the generated API list pages."""
-    import agea_xr.accessor as accessor
-
-    functions = [
-        *_title("Top-level functions"),
-        "Everything importable as ``agea_xr.<name>``.",
-        "",
-        ".. currentmodule:: agea_xr",
-        "",
-        *_autosummary(public_functions()),
-    ]
-
-    acc = [
-        *_title("The .agea accessor"),
-        "Importing ``agea_xr`` registers ``.agea`` on every xarray Dataset and DataArray.",
-        "Each method is a thin call into a module function (see the module pages).",
-        "",
-        ".. currentmodule:: xarray",
-        "",
-    ]
-    for owner, cls in (
-        ("Dataset", accessor.AgeaDatasetAccessor),
-        ("DataArray", accessor.AgeaDataArrayAccessor),
-    ):
-        methods, properties = accessor_members(cls)
-        acc += _title(f"{owner}.agea", "-")
-        if not methods and not properties:
-            acc += ["No methods yet.", ""]
-        if properties:
-            acc += _autosummary(
-                [f"{owner}.agea.{p}" for p in properties], "autosummary/accessor_attribute.rst"
-            )
-        if methods:
-            acc += _autosummary(
-                [f"{owner}.agea.{m}" for m in methods], "autosummary/accessor_method.rst"
-            )
-
-    modules = [
-        *_title("Modules"),
-        "One module per step of the data flow: files, reader, backend, Dataset, accessor,",
-        "then analyses, plots and export. Each page documents the module's public names.",
-        "",
-        *_autosummary(public_modules(), "agea_module.rst"),
-    ]
-    return {
-        "functions.rst": "\n".join(functions),
-        "accessor.rst": "\n".join(acc),
-        "modules.rst": "\n".join(modules),
-    }
-
-
-def write_api_pages(app, config) -> None:
-    """``config-inited``: (re)write the API list pages if their content changed."""
     folder = Path(app.srcdir) / API_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    pages = api_pages()
-    # Stubs of names that no longer exist would be pages outside any toctree (a warning,
-    # so an error with -W): remove them. Current stubs are left for autosummary, which
-    # rewrites them only when their content changes (safe for concurrent builds).
-    keep = set(pages) | {f"{name}.rst" for name in stub_names()}
+    if not folder.is_dir():
+        return
+    keep = {f"{name}.rst" for name in curated_names(Path(app.srcdir) / "api.md")}
     for stale in folder.glob("*.rst"):
         if stale.name not in keep:
             stale.unlink(missing_ok=True)
-    for name, text in pages.items():
-        path = folder / name
-        if not path.is_file() or path.read_text() != text:
-            _replace(path, text.encode())
 
 
 # --- figures --------------------------------------------------------------------------
@@ -347,7 +230,7 @@ class CliDirective(Directive):
 
 def setup(app):
     """Register the hooks and the directive."""
-    app.connect("config-inited", write_api_pages)
+    app.connect("config-inited", remove_stale_stubs)
     app.connect("builder-inited", make_figures)
     app.add_directive("agea-cli", CliDirective)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
