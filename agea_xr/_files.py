@@ -14,10 +14,11 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from .remote import is_url
 
-__all__ = ["check_local", "remove", "safe_write"]
+__all__ = ["check_local", "open_new", "remove", "safe_write"]
 
 
 def remove(path: Path) -> None:
@@ -27,6 +28,64 @@ def remove(path: Path) -> None:
     else:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
+
+
+def open_new(path: str | os.PathLike, *, append: bool = False) -> BinaryIO:
+    """Open a file for binary writing without ever following a link at ``path``.
+
+    A temporary or partial file must land where it is named, not wherever a link
+    planted there points: the file is created exclusively (``O_EXCL``), or, with
+    ``append``, opened with ``O_NOFOLLOW``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    append : bool, default False
+        Append to an existing regular file (created if absent) instead of creating
+        a new one.
+
+    Returns
+    -------
+    file object
+        Opened ``"wb"`` (new) or ``"ab"`` (append).
+
+    Raises
+    ------
+    OSError
+        If ``path`` is a symbolic link (the message names it and its target).
+    FileExistsError
+        If ``path`` exists and ``append`` is False.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "new.part"
+    >>> with open_new(path) as f:
+    ...     _ = f.write(b"ab")
+    >>> with open_new(path, append=True) as f:
+    ...     _ = f.write(b"c")
+    >>> path.read_bytes()
+    b'abc'
+    """
+    nofollow = getattr(os, "O_NOFOLLOW", 0)
+    flags = os.O_WRONLY | os.O_CREAT | nofollow | getattr(os, "O_BINARY", 0)
+    flags |= os.O_APPEND if append else os.O_EXCL
+    if os.path.islink(path) and (append or not nofollow):
+        raise _link_error(path)
+    try:
+        fd = os.open(path, flags, 0o644)
+    except OSError as err:
+        if os.path.islink(path):
+            raise _link_error(path) from err
+        raise
+    return os.fdopen(fd, "ab" if append else "wb")
+
+
+def _link_error(path: str | os.PathLike) -> OSError:
+    return OSError(
+        f"{os.fspath(path)!r} is a symbolic link (to {os.readlink(path)!r}): files are "
+        "never written through a link. Remove the link and try again."
+    )
 
 
 def check_local(path: str | os.PathLike) -> None:

@@ -23,7 +23,7 @@ from xarray.core import indexing
 
 from . import kernels
 from .layout import GRID_SHAPE, RAW_DTYPE, VOLUME_BYTES
-from .remote import is_url
+from .remote import is_url, read_range
 
 __all__ = ["ExperimentFile", "ExpressionArray", "runs"]
 
@@ -143,7 +143,9 @@ class ExperimentFile:
             return out
         if is_url(self.location):
             fs, path = self._filesystem()
-            data = fs.cat_file(path, start=offset, end=offset + length)
+            data = read_range(
+                fs, path, offset, offset + length, url=self.location, options=self.storage_options
+            )
             got = len(data)
             if got == length:
                 out.reshape(-1).view(np.uint8)[:] = np.frombuffer(data, dtype=np.uint8)

@@ -7,7 +7,10 @@ endpoint fails within seconds instead of retrying for minutes). Options the
 caller passes always win. :func:`list_release` reads a release folder's file
 sizes, ETags and ``<date>.version`` marker in one listing, and
 :func:`connection_errors` turns low-level network failures into a
-:class:`ConnectionError` that names the URL and the ways to work offline.
+:class:`ConnectionError` that names the URL and the ways to work offline, and a
+missing S3 credential into a :class:`PermissionError` that says whether
+``anon=True`` would do. :func:`read_range` reads one byte range and says so
+when a server ignores range requests (rather than calling the file truncated).
 
 Nothing here imports s3fs or botocore at module level.
 """
@@ -29,14 +32,17 @@ __all__ = [
     "READ_TIMEOUT",
     "RemoteFile",
     "RemoteRelease",
+    "check_range",
     "connection_errors",
     "filesystem",
     "is_connection_error",
+    "is_credentials_error",
     "is_official",
     "is_url",
     "list_release",
     "normalize_url",
     "probe",
+    "read_range",
     "storage_options_for",
 ]
 
@@ -284,9 +290,78 @@ def unreachable_message(url: str, options: Mapping[str, Any], err: BaseException
     )
 
 
+def is_credentials_error(err: BaseException) -> bool:
+    """Whether ``err`` (or its cause) means no S3 credentials were found.
+
+    Parameters
+    ----------
+    err : BaseException
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> is_credentials_error(RuntimeError("Unable to locate credentials"))
+    True
+    >>> is_credentials_error(KeyError("x"))
+    False
+    """
+    names = {"NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError"}
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if any(cls.__name__ in names for cls in type(err).__mro__):
+            return True
+        if "Unable to locate credentials" in str(err):
+            return True
+        err = err.__cause__ or err.__context__
+    return False
+
+
+def _credentials_error(url: str, options: Mapping[str, Any], err: BaseException) -> OSError:
+    """What to raise when no credentials were found for ``url``: try it anonymously once.
+
+    A public bucket answers an anonymous listing: then the remedy is ``anon=True``.
+    An endpoint that cannot be reached is a :class:`ConnectionError` (the missing
+    credentials are not the problem yet); anything else needs credentials.
+    """
+    where = f"{url!r}{_endpoint(options)}"
+    anon_tried = "anon" in options
+    if not anon_tried and _bucket(url) is not None:
+        anon = {**dict(options), "anon": True}
+        try:
+            fs, root = filesystem(url, anon)
+            fs.ls(root, detail=False, refresh=True)
+        except FileNotFoundError:
+            pass  # reachable anonymously; the folder itself is reported by the caller
+        except Exception as again:
+            if is_connection_error(again):
+                return ConnectionError(unreachable_message(url, options, again))
+            return PermissionError(
+                f"No S3 credentials were found to read {where} ({type(err).__name__}: "
+                f"{err}), and it cannot be read anonymously either ({type(again).__name__}: "
+                f"{again}). Configure credentials (the AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY environment variables, an AWS profile, or "
+                "storage_options={'key': ..., 'secret': ...})."
+            )
+        return PermissionError(
+            f"No S3 credentials were found to read {where} ({type(err).__name__}: {err}), "
+            "and it is readable anonymously: pass storage_options={'anon': True} (--anon "
+            "on the command line), or configure AWS credentials."
+        )
+    return PermissionError(
+        f"No S3 credentials were found to read {where} ({type(err).__name__}: {err}). "
+        "Pass storage_options={'anon': True} for a public bucket, or configure AWS "
+        "credentials (environment variables, an AWS profile, or storage_options "
+        "{'key': ..., 'secret': ...})."
+    )
+
+
 @contextlib.contextmanager
 def connection_errors(url: str | os.PathLike, options: Mapping[str, Any] | None = None):
-    """Re-raise network failures inside the block as a clear :class:`ConnectionError`.
+    """Re-raise network failures inside the block as clear errors that name ``url``.
 
     Parameters
     ----------
@@ -299,6 +374,9 @@ def connection_errors(url: str | os.PathLike, options: Mapping[str, Any] | None 
     ------
     ConnectionError
         If the block raised an error that :func:`is_connection_error` recognises.
+    PermissionError
+        If no S3 credentials were found (:func:`is_credentials_error`); the message
+        says whether ``storage_options={'anon': True}`` reads the URL.
 
     Examples
     --------
@@ -310,9 +388,17 @@ def connection_errors(url: str | os.PathLike, options: Mapping[str, Any] | None 
     """
     try:
         yield
-    except ConnectionError:
-        raise
+    except (ConnectionError, PermissionError) as err:
+        if str(url) in str(err):
+            raise
+        if isinstance(err, PermissionError):
+            raise PermissionError(
+                f"Cannot read {str(url)!r}{_endpoint(options or {})}: {err}"
+            ) from err
+        raise ConnectionError(unreachable_message(str(url), options or {}, err)) from err
     except Exception as err:
+        if is_credentials_error(err):
+            raise _credentials_error(str(url), options or {}, err) from err
         if not is_connection_error(err):
             raise
         raise ConnectionError(unreachable_message(str(url), options or {}, err)) from err
@@ -338,6 +424,8 @@ def probe(url: str | os.PathLike, storage_options: Mapping[str, Any] | None = No
     ------
     ConnectionError
         If the endpoint cannot be reached or does not answer in time.
+    PermissionError
+        If no S3 credentials were found (the message says whether ``anon=True`` helps).
 
     Examples
     --------
@@ -356,7 +444,7 @@ def probe(url: str | os.PathLike, storage_options: Mapping[str, Any] | None = No
         try:
             fs.ls(root, detail=False, refresh=True)
         except Exception as err:  # only reachability matters here (e.g. HTTP may not list)
-            if is_connection_error(err):
+            if is_connection_error(err) or is_credentials_error(err):
                 raise
 
 
@@ -428,6 +516,8 @@ def list_release(
     ConnectionError
         If the endpoint cannot be reached (within seconds; the message names the URL
         and how to work offline).
+    PermissionError
+        If no S3 credentials were found (the message says whether ``anon=True`` helps).
     FileNotFoundError
         If the folder does not exist or holds no AGEA table.
 
@@ -453,7 +543,7 @@ def list_release(
             continue
         name = entry["name"].rstrip("/").rsplit("/", 1)[-1]
         if name.endswith(layout.VERSION_SUFFIX):
-            versions.append(name[: -len(layout.VERSION_SUFFIX)])
+            versions.append(name)
         elif name in layout.FILES:
             etag = entry.get("ETag") or entry.get("etag")
             release.files[name] = RemoteFile(
@@ -462,8 +552,7 @@ def list_release(
                 size=int(entry["size"]),
                 etag=str(etag).strip('"') if etag else None,
             )
-    if versions:
-        release.version = sorted(versions)[-1]
+    release.version = layout.newest_version(versions)
     if layout.TABLE_FILE not in release.files:
         found = sorted(e["name"].rsplit("/", 1)[-1] for e in entries)
         raise FileNotFoundError(
@@ -493,3 +582,92 @@ def iter_blocks(size: int, start: int, block: int) -> Iterator[tuple[int, int]]:
     """
     for a in range(start, size, block):
         yield a, min(a + block, size)
+
+
+def check_range(data: bytes, start: int, stop: int, url: str) -> None:
+    """Refuse the reply to a byte-range request that holds more than the range.
+
+    A server that ignores the ``Range`` header answers with the whole object:
+    more bytes than asked. (Fewer bytes mean a truncated object; the caller says so.)
+
+    Parameters
+    ----------
+    data : bytes
+        The reply.
+    start, stop : int
+        The byte range asked for, ``stop`` exclusive.
+    url : str
+        The object's URL, named in the message.
+
+    Raises
+    ------
+    OSError
+        If ``data`` is longer than ``stop - start``.
+
+    Examples
+    --------
+    >>> check_range(b"abcd", 0, 4, "http://host/agea/gene-expression.bin")
+    >>> check_range(b"abcdefgh", 0, 4, "http://host/agea/gene-expression.bin")
+    Traceback (most recent call last):
+    ...
+    OSError: The server of 'http://host/agea/gene-expression.bin' ignores byte-range ...
+    """
+    if len(data) > stop - start:
+        raise OSError(
+            f"The server of {url!r} ignores byte-range requests: asked for bytes "
+            f"{start:,}-{stop:,} ({stop - start:,} bytes), it sent {len(data):,} bytes "
+            "(the whole file, it seems). Reading experiments one at a time needs HTTP "
+            "Range requests: serve the folder from a server that supports them (any S3 "
+            "store; nginx and Apache do), or download it and open the local copy."
+        )
+
+
+def read_range(
+    fs: Any,
+    path: str,
+    start: int,
+    stop: int,
+    *,
+    url: str,
+    options: Mapping[str, Any] | None = None,
+) -> bytes:
+    """Bytes ``start`` to ``stop`` of a remote file, with failures that name ``url``.
+
+    Parameters
+    ----------
+    fs : fsspec.AbstractFileSystem
+    path : str
+        The file's path as ``fs`` knows it.
+    start, stop : int
+        Byte range, ``stop`` exclusive.
+    url : str
+        The file's URL, named in messages.
+    options : mapping, optional
+        Storage options in use (their endpoint is named).
+
+    Returns
+    -------
+    bytes
+        At most ``stop - start`` bytes (fewer if the object is shorter).
+
+    Raises
+    ------
+    ConnectionError
+        If the endpoint cannot be reached or stops answering.
+    PermissionError
+        If no S3 credentials were found.
+    OSError
+        If the server ignores byte-range requests (:func:`check_range`).
+
+    Examples
+    --------
+    >>> import fsspec
+    >>> fs = fsspec.filesystem("memory")
+    >>> fs.pipe("/agea-doc/x.bin", b"0123456789")
+    >>> read_range(fs, "/agea-doc/x.bin", 2, 5, url="memory://agea-doc/x.bin")
+    b'234'
+    """
+    with connection_errors(url, options):
+        data = fs.cat_file(path, start=start, end=stop)
+    check_range(data, start, stop, url)
+    return data

@@ -1,39 +1,39 @@
-"""Verified, resumable file transfers: temporary file, range requests, hashes, rename.
+"""Verified, resumable file transfers: partial file, range requests, hashes, rename.
 
 :func:`fetch_file` copies one remote file into a folder the safe way: bytes go
 to ``<name>.part`` (a name the reader never opens) in the target folder, in
 byte-range requests, so an interrupted transfer resumes where it stopped; the
-size, the sha256 (when one is expected) and the server's MD5 ETag (when it
-offers one) are checked; only then is the file renamed into place, atomically.
-A file that fails verification is removed and :class:`ChecksumError` says what
-was expected and what came.
+size, the sha256 (when one is expected) and the server's ETag (when it offers
+one) are checked; only then is the file renamed into place, atomically. A file
+that fails verification is removed and :class:`ChecksumError` says what was
+expected and what came. A multipart ETag whose part size cannot be found is
+reported as unverified, never as a pass. The partial file and its note are
+created without following links, so a link planted in the folder is never
+written through.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
+import logging
 import os
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..remote import RemoteFile, is_connection_error, iter_blocks
+from .._files import open_new, remove
+from ..remote import RemoteFile, check_range, is_connection_error, iter_blocks
+from .hashes import ChecksumError, EtagChecker
+from .plan import UNVERIFIED
 
 __all__ = [
     "BLOCK_SIZE",
     "PARALLEL",
     "PART_SUFFIX",
-    "ChecksumError",
-    "Digest",
     "Fetched",
-    "digest_file",
     "fetch_file",
-    "hash_file",
-    "multipart_etag",
 ]
 
 #: Bytes per range request.
@@ -44,11 +44,8 @@ PARALLEL = 4
 PART_SUFFIX = ".part"
 #: Attempts at a failing round of range requests before giving up (the partial file stays).
 ROUND_ATTEMPTS = 3
-_MIB = 2**20
 
-
-class ChecksumError(ValueError):
-    """A file's content is not the expected one (its hash or ETag differs)."""
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -64,7 +61,9 @@ class Fetched:
     sha256 : str
         Hex digest of the content.
     verified : str
-        How it was checked: ``"sha256 pin"``, ``"etag md5"`` or ``"size"``.
+        How it was checked: ``"sha256 pin"``, ``"etag md5"``, ``"size"`` (the
+        server offers no hash) or ``"unverified"`` (its multipart ETag could not
+        be checked: no part size tried gives it).
     resumed_from : int
         Bytes already on disk from an interrupted transfer (0 for a fresh one).
     """
@@ -76,213 +75,36 @@ class Fetched:
     resumed_from: int
 
 
-def hash_file(path: str | os.PathLike, *, progress: bool = False, desc: str = "") -> str:
-    """sha256 of a file, read in blocks.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-    progress : bool, default False
-        Show a tqdm progress bar.
-    desc : str, optional
-        Label of the bar.
-
-    Returns
-    -------
-    str
-        Hex digest.
-
-    Examples
-    --------
-    >>> import agea_xr
-    >>> path = agea_xr.sample_path() / "label.npy"
-    >>> hash_file(path) == hashlib.sha256(path.read_bytes()).hexdigest()
-    True
-    """
-    digest = hashlib.sha256()
-    for chunk in _blocks(path, progress, desc):
-        digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _blocks(path: str | os.PathLike, progress: bool, desc: str | None) -> Iterator[bytes]:
-    """The file's bytes in blocks, with a "checking" progress bar."""
-    from tqdm import tqdm
-
-    with (
-        open(path, "rb") as f,
-        tqdm(
-            total=os.path.getsize(path),
-            unit="B",
-            unit_scale=True,
-            unit_divisor=1024,
-            desc=f"checking {desc}" if desc else "checking",
-            disable=not progress,
-        ) as bar,
-    ):
-        while chunk := f.read(BLOCK_SIZE):
-            yield chunk
-            bar.update(len(chunk))
-
-
-@dataclass(frozen=True)
-class Digest:
-    """What :func:`digest_file` computed over a file, in one pass.
-
-    Attributes
-    ----------
-    sha256 : str
-        Hex digest.
-    md5 : str
-        Hex digest (what a single-part S3 ETag is).
-    etag_match : bool or None
-        Whether the content matches the ETag given: True, False, or None when no
-        ETag was given or it cannot be confirmed (a multipart ETag whose part
-        size is not among those tried).
-    """
-
-    sha256: str
-    md5: str
-    etag_match: bool | None = None
-
-
-def digest_file(
-    path: str | os.PathLike, etag: str | None = None, *, progress: bool = False, desc: str = ""
-) -> Digest:
-    """sha256 and MD5 of a file, and whether it matches an S3 ETag, reading it once.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-    etag : str, optional
-        The ETag of the object the file should equal: a single-part one (the MD5
-        of the content) or a multipart one (``<md5>-<parts>``, whose part sizes
-        in whole MiB consistent with the count are tried).
-    progress : bool, default False
-        Show a tqdm progress bar.
-    desc : str, optional
-        Label of the bar.
-
-    Returns
-    -------
-    Digest
-
-    Examples
-    --------
-    >>> import agea_xr
-    >>> path = agea_xr.sample_path() / "label.npy"
-    >>> digest = digest_file(path, etag=hashlib.md5(path.read_bytes()).hexdigest())
-    >>> digest.etag_match, digest.sha256 == hash_file(path)
-    (True, True)
-    >>> digest_file(path, etag="0" * 32).etag_match
-    False
-    """
-    sha, md5 = hashlib.sha256(), hashlib.md5()
-    checker = _EtagChecker(etag, os.path.getsize(path))
-    multipart = bool(checker.parts)
-    for chunk in _blocks(path, progress, desc):
-        sha.update(chunk)
-        md5.update(chunk)
-        if multipart:
-            checker.update(chunk)
-    match: bool | None = None
-    if checker.single is not None:
-        match = md5.hexdigest() == checker.etag
-    elif multipart:
-        match = checker.result()[0]
-    return Digest(sha256=sha.hexdigest(), md5=md5.hexdigest(), etag_match=match)
-
-
-def multipart_etag(part_digests: list[bytes]) -> str:
-    """The ETag S3 gives an object uploaded in parts with these MD5 digests.
-
-    Parameters
-    ----------
-    part_digests : list of bytes
-        Raw MD5 digests of the parts, in order.
-
-    Returns
-    -------
-    str
-        ``md5(concatenated digests)-<number of parts>``.
-
-    Examples
-    --------
-    >>> import hashlib
-    >>> multipart_etag([hashlib.md5(b"a").digest(), hashlib.md5(b"b").digest()])[-2:]
-    '-2'
-    """
-    return f"{hashlib.md5(b''.join(part_digests)).hexdigest()}-{len(part_digests)}"
-
-
-class _EtagChecker:
-    """MD5 over the stream, as the server computed its ETag, when that can be known.
-
-    A single-part ETag is the MD5 of the content. A multipart ETag (``<md5>-<n>``)
-    depends on the part size, which is not published: the part sizes in whole MiB
-    consistent with ``n`` parts are tried (at most four, powers of two first).
-    """
-
-    def __init__(self, etag: str | None, size: int) -> None:
-        self.etag = (etag or "").strip('"').lower()
-        self.single = None
-        self.parts: list[tuple[int, Any, list[bytes], int]] = []
-        if not self.etag:
-            return
-        md5, _, count = self.etag.partition("-")
-        if len(md5) != 32 or any(c not in "0123456789abcdef" for c in md5):
-            self.etag = ""
-        elif not count:
-            self.single = hashlib.md5()
-        elif count.isdigit() and int(count) >= 1:
-            n = int(count)
-            low = -(-size // n)  # smallest part size giving n parts
-            high = size // (n - 1) if n > 1 else 5 * 2**30
-            sizes = [m * _MIB for m in range(max(1, -(-low // _MIB)), high // _MIB + 1)]
-            sizes = [p for p in sizes if -(-size // p) == n]
-            sizes.sort(key=lambda p: (((p // _MIB) & (p // _MIB - 1)) != 0, p))
-            self.parts = [(p, hashlib.md5(), [], 0) for p in sizes[:4]]
-        else:
-            self.etag = ""
-
-    def update(self, data: bytes | memoryview) -> None:
-        if self.single is not None:
-            self.single.update(data)
-        for k, (part, md5, digests, filled) in enumerate(self.parts):
-            view = memoryview(data)
-            while len(view):
-                take = min(part - filled, len(view))
-                md5.update(view[:take])
-                filled += take
-                view = view[take:]
-                if filled == part:
-                    digests.append(md5.digest())
-                    md5, filled = hashlib.md5(), 0
-            self.parts[k] = (part, md5, digests, filled)
-
-    def result(self) -> tuple[bool | None, str]:
-        """(True: matches, False: differs, None: cannot tell; what was computed)."""
-        if self.single is not None:
-            got = self.single.hexdigest()
-            return got == self.etag, got
-        computed = []
-        for _part, md5, digests, filled in self.parts:
-            final = digests + ([md5.digest()] if filled else [])
-            computed.append(multipart_etag(final))
-        if self.etag in computed:
-            return True, self.etag
-        return None, ", ".join(computed)
-
-
 def _part_paths(target: Path) -> tuple[Path, Path]:
     part = target.with_name(target.name + PART_SUFFIX)
     return part, target.with_name(target.name + PART_SUFFIX + ".json")
 
 
-def _remove(*paths: Path) -> None:
-    for p in paths:
-        with contextlib.suppress(FileNotFoundError):
-            p.unlink()
+def _resume_point(part: Path, sidecar: Path, identity: dict[str, Any], size: int) -> int:
+    """Bytes of ``part`` to keep: those of an interrupted transfer of the same object."""
+    for path in (part, sidecar):
+        if path.is_symlink():
+            logger.warning(
+                "Removing the link %s (to %s): files are never written through a link.",
+                path,
+                os.readlink(path),
+            )
+            remove(path)
+    start = 0
+    if part.is_file():
+        try:
+            same = json.loads(sidecar.read_text()) == identity
+        except (OSError, ValueError):
+            same = False
+        start = part.stat().st_size if same else 0
+        if not same or start > size:
+            start = 0
+    if not start:
+        remove(part)
+    remove(sidecar)
+    with open_new(sidecar) as note:
+        note.write(json.dumps(identity).encode())
+    return start
 
 
 def fetch_file(
@@ -324,12 +146,15 @@ def fetch_file(
         If the listed size differs from ``expected_size`` (nothing is transferred),
         or the server sends fewer bytes than it listed.
     ChecksumError
-        If the sha256 or the server's MD5 ETag does not match; the file is removed.
+        If the sha256 or the server's ETag does not match; the file is removed.
+    OSError
+        If the server ignores byte-range requests, or a link sits where the
+        partial file is written (:func:`agea_xr._files.open_new`).
     ConnectionError
         If the server cannot be reached or stops responding; the bytes received so
         far stay in ``<target>.part``, and the next call resumes from there.
     """
-    from tqdm import tqdm
+    from tqdm.auto import tqdm
 
     target = Path(target)
     size = int(remote.size)
@@ -341,21 +166,11 @@ def fetch_file(
         )
     part, sidecar = _part_paths(target)
     identity = {"url": url, "size": size, "etag": remote.etag}
-    start = 0
-    if part.exists():
-        try:
-            same = json.loads(sidecar.read_text()) == identity
-        except (OSError, ValueError):
-            same = False
-        start = part.stat().st_size if same else 0
-        if not same or start > size:
-            _remove(part, sidecar)
-            start = 0
-    sidecar.write_text(json.dumps(identity))
+    start = _resume_point(part, sidecar, identity, size)
 
     sha = hashlib.sha256()
-    etag = _EtagChecker(remote.etag, size)
-    with open(part, "ab") as out:
+    etag = EtagChecker(remote.etag, size)
+    with open_new(part, append=True) as out:
         if start:
             with open(part, "rb") as done:
                 while chunk := done.read(BLOCK_SIZE):
@@ -377,9 +192,11 @@ def fetch_file(
                     datas = _fetch_round(fs, remote.path, group, url, out.tell(), size)
                 except ChecksumError:
                     out.close()
-                    _remove(part, sidecar)
+                    remove(part)
+                    remove(sidecar)
                     raise
                 for (a, b), data in zip(group, datas, strict=True):
+                    check_range(data, a, b, url)
                     if len(data) != b - a:
                         out.flush()
                         raise ValueError(
@@ -396,7 +213,8 @@ def fetch_file(
     got_size = part.stat().st_size
     got_sha = sha.hexdigest()
     if got_size != size:
-        _remove(part, sidecar)
+        remove(part)
+        remove(sidecar)
         raise ValueError(
             f"{url!r}: expected {size:,} bytes, got {got_size:,}. The incomplete file was "
             "removed; download again."
@@ -404,7 +222,8 @@ def fetch_file(
     verified = "size"
     if expected_sha256 is not None:
         if got_sha != expected_sha256:
-            _remove(part, sidecar)
+            remove(part)
+            remove(sidecar)
             raise ChecksumError(
                 f"{url!r} failed verification: expected sha256 {expected_sha256}, got "
                 f"{got_sha}. The corrupted download was removed; download again, and if "
@@ -413,7 +232,8 @@ def fetch_file(
         verified = "sha256 pin"
     match, computed = etag.result()
     if match is False:
-        _remove(part, sidecar)
+        remove(part)
+        remove(sidecar)
         raise ChecksumError(
             f"{url!r} failed verification: the server's ETag is MD5 {etag.etag}, the "
             f"received bytes have MD5 {computed}. The corrupted download was removed; "
@@ -421,8 +241,17 @@ def fetch_file(
         )
     if match and verified == "size":
         verified = "etag md5"
+    elif match is None and etag.etag and verified == "size":
+        verified = UNVERIFIED  # an ETag that cannot be checked is no pass
+        logger.warning(
+            "%s could not be verified: its multipart ETag %s is none of %s (the part "
+            "sizes tried). It is kept and recorded as unverified.",
+            url,
+            etag.etag,
+            computed,
+        )
     os.replace(part, target)
-    _remove(sidecar)
+    remove(sidecar)
     return Fetched(path=target, size=size, sha256=got_sha, verified=verified, resumed_from=start)
 
 

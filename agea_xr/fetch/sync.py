@@ -1,0 +1,456 @@
+"""Filling and checking the cache: :func:`sync`, :func:`download`, :func:`ensure`.
+
+:func:`download` fetches only what a variant needs, resumably and verified
+(:mod:`agea_xr.fetch.transfer`), under the cache's file lock so that two
+processes filling the same cache never corrupt it; an existing iblatlas copy is
+used instead when its content is the bucket's (:mod:`agea_xr.fetch.adopt`).
+Opening trusts the manifest and the file sizes (no 1.4 GB re-hash on every
+open); ``check=True`` re-hashes on demand, with or without the network.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import layout
+from .._files import remove
+from . import hashes
+from .adopt import cached_source, iblatlas_cache, use_iblatlas
+from .location import (
+    OFFLINE_ENV,
+    file_stat,
+    folder_version,
+    lock,
+    needed,
+    now,
+    read_manifest,
+    write_manifest,
+    write_version_marker,
+)
+from .location import cache_dir as _cache_dir
+from .plan import UNVERIFIED, complete_folder, download_action, expected_sha256
+
+__all__ = ["CacheReport", "cached_source", "download", "ensure", "sync"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class CacheReport:
+    """What :func:`sync` found and did.
+
+    Attributes
+    ----------
+    folder : pathlib.Path
+        The folder holding the verified release (the cache, or iblatlas' copy).
+    source : str
+        The release URL.
+    version : str
+        The release version (its ``<date>.version`` marker).
+    downloaded : list of str
+        Files transferred now.
+    current : list of str
+        Files already in the cache and current.
+    checked : list of str
+        Files whose sha256 was re-verified (``check=True``).
+    removed : list of str
+        Files that failed re-verification and were removed (or, outside the
+        cache folder, no longer used).
+    unverified : list of str
+        Files in use whose content could not be verified against the server (a
+        multipart ETag whose part size is not found): kept, never counted as verified.
+    missing : list of str
+        Files of the variant the cache does not hold (``offline=True`` only: nothing
+        is downloaded then).
+    reused_iblatlas : bool
+        Whether iblatlas' existing copy is the one in use.
+    offline : bool
+        Whether the source was left alone (``offline=True``).
+    """
+
+    folder: Path
+    source: str
+    version: str
+    downloaded: list[str] = field(default_factory=list)
+    current: list[str] = field(default_factory=list)
+    checked: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unverified: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    reused_iblatlas: bool = False
+    offline: bool = False
+
+    @property
+    def was_current(self) -> bool:
+        """Whether nothing had to be downloaded (nor is missing)."""
+        return not self.downloaded and not self.missing
+
+    def summary(self) -> str:
+        """One line per fact: checked, removed, unverified, missing, downloaded."""
+        lines = []
+        for label, names in (
+            ("checked (sha256)", self.checked),
+            ("failed verification, removed", self.removed),
+            ("unverified (the server's ETag could not be checked)", self.unverified),
+            ("missing (not downloaded: offline)", self.missing),
+            ("downloaded", self.downloaded),
+        ):
+            if names:
+                lines.append(f"{label}: {', '.join(names)}")
+        return "\n".join(lines)
+
+
+def _recheck(
+    manifest: dict[str, Any], variant: str, own: Path, progress: bool, report: CacheReport
+) -> None:
+    """Re-hash the recorded files of ``variant``; remove or forget those that differ."""
+    for key in list(manifest["files"]):
+        entry = manifest["files"][key]
+        path = Path(key)
+        if entry.get("name") not in needed(variant) or not path.is_file():
+            continue
+        got = hashes.hash_file(path, progress=progress, desc=path.name)
+        report.checked.append(path.name)
+        wrong = [e for e in expected_sha256(entry, path.name) if e != got]
+        if not wrong:
+            continue
+        logger.warning(
+            "%s failed verification: expected sha256 %s, got %s; %s.",
+            path,
+            wrong[0],
+            got,
+            "removed" if path.parent == own else "no longer used (not ours to delete)",
+        )
+        if path.parent == own:
+            remove(path)
+        del manifest["files"][key]
+        report.removed.append(path.name)
+
+
+def _unverified(manifest: Mapping[str, Any], folder: Path, variant: str) -> list[str]:
+    files = manifest["files"]
+    return [
+        n
+        for n in needed(variant)
+        if (files.get(str(folder / n)) or {}).get("verified") == UNVERIFIED
+    ]
+
+
+def _check_offline(
+    manifest: dict[str, Any], variant: str, folder: Path, report: CacheReport
+) -> CacheReport:
+    """The report of a local-only sync: what the cache holds, nothing fetched."""
+    report.offline = True
+    report.folder = complete_folder(manifest, variant, folder, file_stat) or folder
+    files = manifest["files"]
+    for name in needed(variant):
+        entry = files.get(str(report.folder / name))
+        if entry is not None and file_stat(report.folder / name) is not None:
+            report.current.append(name)
+            report.version = entry.get("version") or report.version
+        elif entry is not None or name in (layout.TABLE_FILE, layout.binary_file(variant)):
+            report.missing.append(name)  # required, or recorded and gone
+    report.reused_iblatlas = report.folder != folder
+    if report.version == "unknown":
+        report.version = folder_version(report.folder)
+    report.unverified = _unverified(manifest, report.folder, variant)
+    return report
+
+
+def sync(
+    source: str | os.PathLike = layout.BUCKET_URL,
+    *,
+    variant: str = "raw",
+    cache_dir: str | os.PathLike | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+    progress: bool = True,
+    check: bool = False,
+    offline: bool = False,
+) -> CacheReport:
+    """Bring the cache up to date with a release; :func:`download` with a full report.
+
+    Parameters
+    ----------
+    source, variant, cache_dir, storage_options, progress, check
+        As for :func:`download`.
+    offline : bool, default False
+        Leave the source alone: only re-hash (with ``check``) and report what the
+        cache holds (``missing`` lists what it lacks). ``sync(check=True,
+        offline=True)`` verifies a cache without the network.
+
+    Returns
+    -------
+    CacheReport
+        The folder, the remote version, and which files were current, downloaded,
+        re-checked, removed, unverified or missing.
+
+    Raises
+    ------
+    ConnectionError, PermissionError, FileNotFoundError, ValueError, ChecksumError
+        As for :func:`download`. With ``check=True``, a ConnectionError comes after
+        the local check and its message says what the check found.
+
+    Examples
+    --------
+    >>> import agea_xr, tempfile
+    >>> folder = agea_xr.download(agea_xr.sample_path(), cache_dir=tempfile.mkdtemp(),
+    ...                           progress=False)
+    >>> report = sync(cache_dir=folder, check=True, offline=True, progress=False)
+    >>> sorted(report.checked) == sorted(report.current), report.removed, report.missing
+    (True, [], [])
+    """
+    from ..release import read_table
+    from ..remote import is_official, list_release, normalize_url
+    from .transfer import fetch_file
+
+    binary = layout.binary_file(variant)  # validates variant first
+    url = normalize_url(source)
+    folder = _cache_dir(cache_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    with lock(folder):
+        manifest = read_manifest(folder)
+        report = CacheReport(folder=folder, source=url, version="unknown")
+        if check:
+            _recheck(manifest, variant, folder, progress, report)
+            write_manifest(folder, manifest)
+        if offline:
+            return _check_offline(manifest, variant, folder, report)
+        try:
+            release = list_release(url, storage_options)
+        except ConnectionError as err:
+            if not check:
+                raise
+            raise ConnectionError(
+                f"{err} The local check ran first: {report.summary() or 'nothing to check'}"
+                f". Pass offline=True (`agea-xr download --check --offline`) to only "
+                "check the cache."
+            ) from err
+        report.version = release.version
+        if binary not in release.files:
+            raise FileNotFoundError(
+                f"{url!r} holds no {variant} binary {binary!r} (it has "
+                f"{sorted(release.files)}). Choose the other variant or another source."
+            )
+        names = [n for n in needed(variant) if n in release.files]
+        entries = manifest["files"]
+        current = [
+            n
+            for n in names
+            if download_action(
+                entries.get(str(folder / n)),
+                file_stat(folder / n),
+                release.files[n],
+                url,
+                release.version,
+            )
+            == "current"
+        ]
+        if len(current) == len(names):
+            report.current = current
+            report.unverified = _unverified(manifest, folder, variant)
+            return report
+
+        if is_official(url):
+            ibl = iblatlas_cache()
+            if ibl is not None and use_iblatlas(ibl, manifest, names, release, folder, progress):
+                write_manifest(folder, manifest)
+                report.folder, report.reused_iblatlas, report.current = ibl, True, names
+                return report
+
+        pinned = is_official(url) and release.version == layout.PINNED_VERSION
+        order = [layout.TABLE_FILE] + [n for n in names if n != layout.TABLE_FILE]
+        for name in order:
+            if name in current:
+                report.current.append(name)
+                continue
+            remote = release.files[name]
+            pin_size, pin_sha = layout.PINNED.get(name, (None, None)) if pinned else (None, None)
+            expected_size = pin_size
+            if name == binary:
+                expected_size = len(read_table(folder)) * layout.VOLUME_BYTES
+            fetched = fetch_file(
+                release.fs,
+                remote,
+                folder / name,
+                url=f"{url}/{name}",
+                expected_size=expected_size,
+                expected_sha256=pin_sha,
+                progress=progress,
+            )
+            entries[str(folder / name)] = {
+                "name": name,
+                "size": fetched.size,
+                "sha256": fetched.sha256,
+                "verified": fetched.verified,
+                "version": release.version,
+                "source": url,
+                "endpoint_url": release.options.get("endpoint_url"),
+                "etag": remote.etag,
+                "time": now(),
+            }
+            (manifest.get("rejected") or {}).pop(str(folder / name), None)
+            write_manifest(folder, manifest)
+            report.downloaded.append(name)
+        write_version_marker(folder, release.version)
+        report.unverified = _unverified(manifest, folder, variant)
+    return report
+
+
+def download(
+    source: str | os.PathLike = layout.BUCKET_URL,
+    *,
+    variant: str = "raw",
+    cache_dir: str | os.PathLike | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+    progress: bool = True,
+    check: bool = False,
+    offline: bool = False,
+) -> Path:
+    """Download the release into the local cache, verified; return the folder.
+
+    Only the files ``variant`` needs are fetched (the table, ``label.npy``,
+    ``image.npy`` and one binary), each into ``<name>.part`` in the cache
+    folder by range requests (an interrupted download resumes where it
+    stopped), then verified and renamed into place. Files already current
+    (same version, size and ETag as the source) are not fetched again; an
+    existing iblatlas copy of the official release is used instead of
+    downloading when its content is the bucket's (the published sha256 for the
+    pinned version, else a sha256 recorded for the same object or the bucket's
+    ETag; never its version marker alone), verified once and recorded.
+
+    Parameters
+    ----------
+    source : str or os.PathLike, default the official bucket
+        fsspec URL (or local path) of a release folder.
+    variant : {"raw", "processed"}, default "raw"
+        Which binary to fetch.
+    cache_dir : str or os.PathLike, optional
+        Target folder (default: :func:`agea_xr.fetch.cache_dir`: ``$AGEA_XR_CACHE``
+        or the per-user cache folder).
+    storage_options : mapping, optional
+        fsspec options (``endpoint_url``, ``anon``, credentials, ...); the IBL
+        bucket is read anonymously by default.
+    progress : bool, default True
+        Show progress bars (bytes, rate, ETA): on stderr, or as widgets in a notebook.
+    check : bool, default False
+        First re-hash the cached files of ``variant`` and compare with the manifest
+        (and the published sha256 pins); files that differ are removed and fetched
+        again.
+    offline : bool, default False
+        Never contact the source: with ``check``, only re-hash the cache (see
+        :func:`sync` for the full report).
+
+    Returns
+    -------
+    pathlib.Path
+        The folder holding the verified files; pass it to
+        :func:`agea_xr.open_dataset` (or call ``open_dataset()`` without a source).
+
+    Raises
+    ------
+    ConnectionError
+        If the source cannot be reached (within seconds), or stopped responding
+        mid-transfer (then the next call resumes). The message names the URL.
+    PermissionError
+        If no S3 credentials were found for a non-IBL bucket (the message says
+        whether ``storage_options={'anon': True}`` reads it).
+    FileNotFoundError
+        If the source holds no AGEA release or not the asked variant.
+    NotADirectoryError
+        If the cache folder is a file.
+    ValueError
+        If a file on the server has the wrong size (e.g. a truncated binary),
+        ``variant`` is unknown, or the manifest is damaged.
+    OSError
+        If the server ignores byte-range requests, or a symbolic link sits where a
+        partial file is written.
+    ChecksumError
+        (a ValueError) If a downloaded file does not match its published sha256 or
+        the server's ETag; it is removed.
+
+    Notes
+    -----
+    The sha256 pins of :data:`agea_xr.layout.PINNED` apply to the official bucket's
+    release they were published for (``2025-03-18``). Other sources and versions
+    are verified by size and, where the server offers one, by its ETag (single-part,
+    or multipart when a usual part size gives it; otherwise the file is recorded
+    and reported as unverified); their sha256 is recorded for later ``check=True``.
+
+    Examples
+    --------
+    >>> import agea_xr, tempfile
+    >>> folder = agea_xr.download(agea_xr.sample_path(), cache_dir=tempfile.mkdtemp(),
+    ...                           progress=False)
+    >>> agea_xr.open_dataset(folder).sizes["experiment"]
+    2
+    """
+    return sync(
+        source,
+        variant=variant,
+        cache_dir=cache_dir,
+        storage_options=storage_options,
+        progress=progress,
+        check=check,
+        offline=offline,
+    ).folder
+
+
+def ensure(
+    variant: str = "raw",
+    *,
+    cache_dir: str | os.PathLike | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+    progress: bool = True,
+) -> Path:
+    """The local release of ``variant``, downloading the official one first if absent.
+
+    Parameters
+    ----------
+    variant : {"raw", "processed"}
+    cache_dir : str or os.PathLike, optional
+        Cache folder (default: :func:`agea_xr.fetch.cache_dir`).
+    storage_options : mapping, optional
+        fsspec options for the download (e.g. ``endpoint_url`` of a mirror).
+    progress : bool, default True
+        Show progress bars.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    FileNotFoundError
+        If the cache is empty and ``$AGEA_XR_OFFLINE`` forbids downloading.
+    ConnectionError
+        If the cache is empty and the bucket cannot be reached.
+
+    Examples
+    --------
+    A copy placed in the cache folder is verified, recorded, and used as is:
+
+    >>> import tempfile
+    >>> from agea_xr.testing import write_synthetic
+    >>> folder = write_synthetic(tempfile.mkdtemp(), 2, version="2026-01-01")
+    >>> ensure(cache_dir=folder, progress=False) == folder
+    True
+    """
+    try:
+        return cached_source(variant, cache_dir, progress=progress)
+    except FileNotFoundError as err:
+        if os.environ.get(OFFLINE_ENV, "") not in ("", "0"):
+            raise FileNotFoundError(
+                f"{err} ({OFFLINE_ENV} is set, so nothing is downloaded.)"
+            ) from None
+        logger.info("The local cache is empty: downloading the %s release.", variant)
+    return download(
+        variant=variant,
+        cache_dir=cache_dir,
+        storage_options=storage_options,
+        progress=progress,
+    )
