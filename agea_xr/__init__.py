@@ -30,8 +30,8 @@ _PUBLIC = {
     "export": "export",
     "ingest": "ingest",
     "region_table": "regions",
-    "from_brain_atlas": "points",
-    "wrap_volume": "points",
+    "from_brain_atlas": "bridge",
+    "wrap_volume": "bridge",
     "region_expression": "analysis",
     "seed_correlation": "analysis",
     "gene_finder": "analysis",
@@ -62,7 +62,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .export import export
     from .fetch import download
     from .ingest import ingest
-    from .points import from_brain_atlas, wrap_volume
+    from .bridge import from_brain_atlas, wrap_volume
     from .regions import region_table
     from .sample import sample_path
 

@@ -35,7 +35,7 @@ DELEGATES = MappingProxyType(
         "gene": "agea_xr.genes:gene",
         "at": "agea_xr.points:at",
         "region_at": "agea_xr.points:region_at",
-        "to_brain_atlas": "agea_xr.points:to_brain_atlas",
+        "to_brain_atlas": "agea_xr.bridge:to_brain_atlas",
         "plot_slice": "agea_xr.plot:plot_slice",
         "export": "agea_xr.export:export",
         "region_expression": "agea_xr.analysis:region_expression",
@@ -133,8 +133,8 @@ class _AgeaAccessor:
         return region_at(self._obj, xyz, mapping, mode)
 
     def to_brain_atlas(self):
-        """An ``iblatlas.atlas.BrainAtlas``; see :func:`agea_xr.points.to_brain_atlas`."""
-        from .points import to_brain_atlas
+        """An ``iblatlas.atlas.BrainAtlas``; see :func:`agea_xr.bridge.to_brain_atlas`."""
+        from .bridge import to_brain_atlas
 
         return to_brain_atlas(self._obj)
 

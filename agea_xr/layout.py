@@ -22,15 +22,20 @@ __all__ = [
     "BUCKET_URL",
     "CITATION",
     "DIMS",
+    "DIMS2XYZ",
     "DV",
+    "DXYZ",
     "EXPERIMENT",
     "FILES",
     "GRID_SHAPE",
     "IMAGE_FILE",
+    "IORIGIN",
     "LABEL_FILE",
     "LEFT_ML_MAX_INDEX",
     "MISSING",
     "ML",
+    "NXYZ",
+    "N_BRAIN_REGIONS",
     "N_EXPERIMENTS",
     "N_GENES",
     "PINNED",
@@ -41,11 +46,15 @@ __all__ = [
     "VARIANTS",
     "VOLUME_BYTES",
     "VOXELS_PER_VOLUME",
+    "XYZ0",
+    "XYZ2DIMS",
+    "XYZ_DIMS",
     "ap_coords",
     "binary_file",
     "coords",
     "dv_coords",
     "ml_coords",
+    "nearest_index",
     "newest_version",
 ]
 
@@ -68,6 +77,9 @@ N_EXPERIMENTS: Final = 4345
 N_GENES: Final = 4082
 #: Value of "no measurement" in the raw volumes (the Allen grid convention).
 MISSING: Final = -1.0
+#: Rows of ``iblatlas.regions.BrainRegions()`` (both hemispheres): a ``label.npy`` holds
+#: indices ``0 <= label < N_BRAIN_REGIONS`` into them (checked against iblatlas in the tests).
+N_BRAIN_REGIONS: Final = 2655
 
 # --- geometry (iblatlas convention: metres from bregma, x=ML right+, y=AP anterior+,
 # z=DV dorsal+) ------------------------------------------------------------------
@@ -76,6 +88,57 @@ RESOLUTION_UM: Final = 200.0
 BREGMA_UM: Final = MappingProxyType({ML: 5739.0, AP: 5400.0, DV: 332.0})
 #: Voxels with ``i_ml <= LEFT_ML_MAX_INDEX`` are the left hemisphere (x < 0).
 LEFT_ML_MAX_INDEX: Final = 28
+
+# The same geometry in iblatlas' terms, as ``iblatlas.genomics.agea.load_atlas`` builds its
+# ``BrainAtlas``: axes in x, y, z order (ml, ap, dv), volumes stored (ml, dv, ap).
+#: Dimension name of x, y, z.
+XYZ_DIMS: Final = (ML, AP, DV)
+#: Voxel size and direction along x, y, z in metres (``dxyz`` of ``load_atlas``).
+DXYZ: Final = RESOLUTION_UM / 1e6 * np.array([1, -1, -1])
+#: Index of bregma along x, y, z (``iorigin`` of ``load_atlas``).
+IORIGIN: Final = np.array([BREGMA_UM[ML], BREGMA_UM[AP], BREGMA_UM[DV]]) / RESOLUTION_UM
+#: Coordinates of voxel (0, 0, 0) in metres, with ``BrainAtlas.__init__``'s arithmetic.
+XYZ0: Final = -(IORIGIN * DXYZ + 0.0)
+#: Number of voxels along x, y, z.
+NXYZ: Final = np.array([GRID_SHAPE[0], GRID_SHAPE[2], GRID_SHAPE[1]])
+#: Volume axis of each of x, y, z, and the reverse (``xyz2dims``/``dims2xyz`` of ``load_atlas``).
+XYZ2DIMS: Final = np.array([0, 2, 1])
+DIMS2XYZ: Final = np.array([0, 2, 1])
+for _array in (DXYZ, IORIGIN, XYZ0, NXYZ, XYZ2DIMS, DIMS2XYZ):
+    _array.flags.writeable = False
+
+
+def nearest_index(values, dim: str) -> np.ndarray:
+    """Whole-grid index of the voxel nearest to coordinates along one axis: THE rule.
+
+    The one nearest-voxel rule of the package, iblatlas' ``BrainCoordinates.x2i``
+    (``y2i``, ``z2i``) with the same arithmetic: ``numpy.round((v - x0) / dx)``.
+    A point exactly half-way between two voxel centres goes where that floating-point
+    quotient rounds (``numpy.round`` rounds an exact .5 to the even index), so every
+    lookup of this package picks the voxel iblatlas picks.
+
+    Parameters
+    ----------
+    values : array-like of float
+        Coordinates in metres from bregma along ``dim``.
+    dim : {"ml", "ap", "dv"}
+        The axis.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 indices along the whole grid's ``dim`` (NaN stays NaN; indices outside
+        ``0 .. n - 1`` are returned as they are, for the caller to refuse or clip).
+
+    Examples
+    --------
+    AP -2.1 mm and -2.3 mm lie half-way between voxel centres; both go to the even index:
+
+    >>> nearest_index([-2.0e-3, -2.1e-3, -2.3e-3, 5.4e-3], "ap").tolist()
+    [37.0, 38.0, 38.0, 0.0]
+    """
+    axis = XYZ_DIMS.index(dim)
+    return np.round((np.asarray(values, dtype=np.float64) - XYZ0[axis]) / DXYZ[axis]) + 0.0
 
 
 def ml_coords() -> np.ndarray:

@@ -15,7 +15,10 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .genes import gene as gene_volume
 from .layout import AP, DV, EXPERIMENT, ML, RESOLUTION_UM
+from .points import plane_position
+from .regions import check_mapping, label_of, region_ids
 
 __all__ = ["FIGSIZE", "PLANES", "boundary_segments", "plot_slice"]
 
@@ -32,8 +35,6 @@ FIGSIZE = {AP: (6.6, 4.8), ML: (7.6, 4.0), DV: (6.0, 6.4)}
 
 def _volume(obj: xr.Dataset | xr.DataArray, gene: str | None) -> xr.DataArray:
     """The 3-D volume to draw: one gene (NaN-aware mean of its experiments)."""
-    from .genes import gene as gene_volume
-
     if isinstance(obj, xr.Dataset):
         if gene is None:
             symbols = list(dict.fromkeys(str(s) for s in obj["gene"].values))
@@ -63,6 +64,11 @@ def _volume(obj: xr.Dataset | xr.DataArray, gene: str | None) -> xr.DataArray:
 
 
 def _pick_plane(vol: xr.DataArray, ap, ml, dv) -> tuple[str, int, float]:
+    """The slicing dim, the plane's position in ``vol`` and its coordinate (metres).
+
+    The plane is the one iblatlas' ``xyz2i`` picks (:func:`agea_xr.points.plane_position`),
+    also for a position exactly half-way between two planes.
+    """
     given = {d: v for d, v in ((AP, ap), (ML, ml), (DV, dv)) if v is not None}
     if len(given) != 1:
         raise ValueError(
@@ -72,16 +78,43 @@ def _pick_plane(vol: xr.DataArray, ap, ml, dv) -> tuple[str, int, float]:
     ((dim, value),) = given.items()
     if dim not in vol.dims:
         raise ValueError(f"The volume has no {dim!r} dimension (dims {tuple(vol.dims)}).")
-    coords = np.asarray(vol[dim].values, dtype=np.float64)
-    k = int(np.argmin(np.abs(coords - float(value))))
-    half = RESOLUTION_UM / 2e6
-    if abs(coords[k] - float(value)) > half * (1 + 1e-9):
-        raise ValueError(
-            f"{dim}={value!r} m ({float(value) * 1e3:+.3f} mm) lies outside the grid, whose "
-            f"{dim} voxel centres span {coords.min() * 1e3:+.3f} .. {coords.max() * 1e3:+.3f} mm. "
-            "Coordinates are in metres from bregma (ap=-2.0e-3 is 2 mm posterior)."
+    k = plane_position(vol, dim, value)
+    return dim, k, float(vol[dim].values[k])
+
+
+#: Colour bar position in the section's axes coordinates: right of it, as tall as it.
+_BAR_BOUNDS = (1.04, 0.0, 0.035, 1.0)
+#: Room for the colour bar's tick labels and label, in font sizes.
+_BAR_TEXT_EMS = 4.0
+
+
+def _make_room_for_the_bar(ax) -> None:
+    """Narrow ``ax`` so that its colour bar stays inside ``ax``'s own place in the figure.
+
+    The bar is a child axes right of the section: a layout engine (constrained or
+    tight, as plot_slice's own figures use) makes room for it. In a figure without
+    one, e.g. a user's ``plt.subplots(1, 2)``, the section is narrowed within its
+    original position instead, so that bar and label do not run into the next subplot.
+    """
+    import matplotlib as mpl
+
+    fig = ax.figure
+    if fig.get_layout_engine() is not None:
+        return
+    original = ax.get_position(original=True)
+    text = _BAR_TEXT_EMS * mpl.rcParams["font.size"] / 72 / fig.get_figwidth()
+    for _ in range(3):  # the equal aspect moves the drawn box when the width changes
+        ax.apply_aspect()
+        box = ax.get_position()
+        right = box.x1 + (_BAR_BOUNDS[0] + _BAR_BOUNDS[2] - 1) * box.width + text
+        overflow = right - original.x1
+        if overflow <= 1e-6:
+            return
+        current = ax.get_position(original=True)
+        ax.set_position(
+            [current.x0, current.y0, max(current.width - overflow, 0.05), current.height],
+            which="original",
         )
-    return dim, k, float(coords[k])
 
 
 def _edges_mm(values: np.ndarray, dim: str) -> np.ndarray:
@@ -229,7 +262,8 @@ def plot_slice(
     ap, ml, dv : float, optional
         Exactly one: the plane's position in **metres** from bregma (e.g.
         ``ap=-2.0e-3`` for a coronal section 2 mm posterior to bregma). The
-        nearest voxel plane is drawn.
+        nearest voxel plane is drawn, the one iblatlas' ``xyz2i`` picks (also for
+        a position exactly half-way between two planes).
     boundaries : bool, default True
         Draw region boundaries from the label volume (thin lines) and the brain
         outline (thicker lines).
@@ -269,9 +303,12 @@ def plot_slice(
     Raises
     ------
     ValueError
-        Not exactly one of ``ap``/``ml``/``dv``, a plane outside the grid, no
-        gene when several are present, or ``boundaries=True`` without a label
-        volume (pass ``boundaries=False`` or use the Dataset).
+        Not exactly one of ``ap``/``ml``/``dv``, a position that is not finite
+        (NaN, inf) or lies outside the grid, no gene when several are present,
+        or ``boundaries=True`` without a label volume (pass ``boundaries=False``
+        or use the Dataset). Nothing is drawn then.
+    TypeError
+        For a position that is not a number.
     KeyError
         For an unknown gene (with close matches).
     ImportError
@@ -292,7 +329,6 @@ def plot_slice(
         from matplotlib.patches import Patch
     except ImportError as err:  # pragma: no cover - matplotlib is in the test env
         raise ImportError("plot_slice needs matplotlib: pip install 'agea-xr[plot]'.") from err
-    from .regions import check_mapping, label_of, region_ids
 
     mapping = check_mapping(mapping)
     vol = _volume(obj, gene)
@@ -343,7 +379,7 @@ def plot_slice(
         ax.invert_xaxis()
 
     if label is not None:
-        ids_da = label.isel({dim: int(np.argmin(np.abs(label[dim].values - position)))})
+        ids_da = label.isel({dim: plane_position(label, dim, position)})
         ids_da = ids_da.transpose(ydim, xdim).sortby([ydim, xdim])
         ids = region_ids(np.asarray(ids_da.values), mapping)
         inner, outline = boundary_segments(ids, x_edges, y_edges)
@@ -387,8 +423,9 @@ def plot_slice(
         extend = {(True, True): "both", (True, False): "max", (False, True): "min"}.get(
             (bool(over), bool(under)), "neither"
         )
-        cax = ax.inset_axes((1.04, 0.0, 0.035, 1.0))  # exactly as tall as the section
+        cax = ax.inset_axes(_BAR_BOUNDS)  # exactly as tall as the section
         bar = ax.figure.colorbar(image, cax=cax, label=_units_label(vol), extend=extend)
+        _make_room_for_the_bar(ax)
         legend_ax = bar.ax
     if np.isnan(values).any():
         legend_ax.legend(

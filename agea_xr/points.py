@@ -1,15 +1,15 @@
-"""Points in space (probe channels, tracked cells) and the bridge to iblatlas.
+"""Points in space (probe channels, tracked cells): values and regions at the nearest voxel.
 
 Points are given as iblatlas gives them: an ``(n, 3)`` array of ``x, y, z`` in
 metres from bregma, x = ML (right positive), y = AP (anterior positive),
-z = DV (dorsal positive). The nearest voxel is found exactly as iblatlas'
-``BrainCoordinates.xyz2i`` finds it on the atlas of
-``iblatlas.genomics.agea.load_atlas()``, with the same arithmetic, so that
-:func:`at` and :func:`region_at` agree with ``BrainAtlas.get_labels``.
+z = DV (dorsal positive). The nearest voxel is found with the package's one rule,
+:func:`agea_xr.layout.nearest_index`: iblatlas' ``BrainCoordinates.xyz2i`` with
+the same arithmetic, so that :func:`at` and :func:`region_at` agree with
+``BrainAtlas.get_labels`` even for points exactly half-way between voxel centres.
+:func:`voxel_positions` and :func:`plane_position` give the same voxel as
+positions in any selection of the grid (seed lookup, the plane of a picture).
 
-:func:`to_brain_atlas` builds that ``iblatlas.atlas.BrainAtlas`` from a
-dataset; :func:`from_brain_atlas` and :func:`wrap_volume` go the other way.
-iblatlas is imported only inside the functions that need it.
+The conversions to and from iblatlas' ``BrainAtlas`` live in :mod:`agea_xr.bridge`.
 """
 
 from __future__ import annotations
@@ -19,49 +19,36 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from . import layout
-from .layout import AP, DV, GRID_DIMS, GRID_SHAPE, ML
+from ._choices import check_choice, check_finite
+from .genes import expression_of
+from .layout import DXYZ, GRID_DIMS, GRID_SHAPE, NXYZ, XYZ0, XYZ_DIMS, nearest_index
+from .regions import brain_regions, check_mapping, index_of_ids, label_of, region_ids
 
 __all__ = [
-    "DIMS2XYZ",
-    "DXYZ",
-    "IORIGIN",
     "MODES",
-    "NXYZ",
-    "XYZ0",
-    "XYZ2DIMS",
     "at",
-    "from_brain_atlas",
     "i2xyz",
+    "plane_position",
     "region_at",
-    "to_brain_atlas",
-    "wrap_volume",
+    "voxel_positions",
     "xyz2i",
 ]
 
 #: What a point outside the grid gets: an error, the nearest voxel of the grid, or NaN.
 MODES = ("raise", "clip", "nan")
-
-# --- the geometry in iblatlas' terms (xyz order: ml, ap, dv) ------------------------
-#: Voxel size and direction along x, y, z in metres, as ``load_atlas`` passes ``dxyz``.
-DXYZ = layout.RESOLUTION_UM / 1e6 * np.array([1, -1, -1])
-#: Index of bregma along x, y, z (``iorigin`` of ``load_atlas``).
-IORIGIN = np.array([layout.BREGMA_UM[ML], layout.BREGMA_UM[AP], layout.BREGMA_UM[DV]]) / (
-    layout.RESOLUTION_UM
-)
-#: Coordinates of voxel (0, 0, 0) in metres, computed as ``BrainAtlas.__init__`` does.
-XYZ0 = -(IORIGIN * DXYZ + 0.0)
-#: Number of voxels along x, y, z.
-NXYZ = np.array([GRID_SHAPE[0], GRID_SHAPE[2], GRID_SHAPE[1]])
-#: Volume axis of each of x, y, z, and the reverse: (ml, dv, ap) volumes.
-XYZ2DIMS = np.array([0, 2, 1])
-DIMS2XYZ = np.array([0, 2, 1])
-#: Volume dimension name of x, y, z.
-_XYZ_DIMS = (ML, AP, DV)
+_MODE_HINT = "(what a point outside the grid gets)."
+#: Where a negative coordinate lies, per axis, for messages.
+_MINUS = {"ml": "left", "ap": "posterior", "dv": "ventral"}
 
 
 def _check_xyz(xyz: Any) -> np.ndarray:
-    points = np.asarray(xyz, dtype=np.float64)
+    try:
+        points = np.asarray(xyz, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"Points must be numbers: an (n, 3) array of x, y, z in metres (ML, AP, DV from "
+            f"bregma), got {xyz!r}."
+        ) from None
     if points.shape == (3,):
         points = points[None, :]
     if points.ndim != 2 or points.shape[1] != 3:
@@ -73,12 +60,7 @@ def _check_xyz(xyz: Any) -> np.ndarray:
 
 
 def _check_mode(mode: str, allowed: tuple[str, ...] = MODES) -> str:
-    if mode not in allowed:
-        raise ValueError(
-            f"Unknown mode {mode!r}: choose one of {', '.join(map(repr, allowed))} "
-            "(what a point outside the grid gets)."
-        )
-    return mode
+    return check_choice(mode, allowed, "mode", _MODE_HINT)
 
 
 def _outside_message(points: np.ndarray, bad: np.ndarray, where: str) -> str:
@@ -105,6 +87,10 @@ def _outside_message(points: np.ndarray, bad: np.ndarray, where: str) -> str:
 
 def xyz2i(xyz: Any, mode: str = "raise") -> np.ndarray:
     """Nearest-voxel indices of points, as iblatlas ``BrainCoordinates.xyz2i``.
+
+    The rule is :func:`agea_xr.layout.nearest_index` on each axis, iblatlas' own
+    arithmetic, so a point exactly half-way between two voxel centres gets the
+    voxel iblatlas gives it.
 
     Parameters
     ----------
@@ -133,8 +119,7 @@ def xyz2i(xyz: Any, mode: str = "raise") -> np.ndarray:
     _check_mode(mode, ("raise", "clip"))
     points = _check_xyz(xyz)
     finite = np.isfinite(points).all(axis=1)
-    scaled = (points - XYZ0) / DXYZ
-    index = np.round(np.where(finite[:, None], scaled, 0.0)).astype(np.int64)
+    index = _full_index(points, finite)
     inside = finite & ((index >= 0) & (index < NXYZ)).all(axis=1)
     if not inside.all():
         if mode == "raise" or not finite.all():
@@ -164,16 +149,24 @@ def i2xyz(index: Any) -> np.ndarray:
     return np.asarray(index, dtype=np.float64) * DXYZ + XYZ0
 
 
-# --- values and regions at points ----------------------------------------------------
-def _grid_index(values: np.ndarray, axis: int, dim: str) -> np.ndarray:
-    """Full-grid index of each coordinate value of ``dim`` (must lie on the AGEA grid)."""
-    scaled = (np.asarray(values, dtype=np.float64) - XYZ0[axis]) / DXYZ[axis]
-    index = np.round(scaled)
-    if (
-        not np.allclose(scaled, index, atol=1e-6)
-        or (index < 0).any()
-        or (index >= NXYZ[axis]).any()
-    ):
+def _full_index(points: np.ndarray, finite: np.ndarray) -> np.ndarray:
+    """Whole-grid (i_ml, i_ap, i_dv) of finite points by the one rule (0 for the others)."""
+    safe = np.where(finite[:, None], points, XYZ0)
+    return np.stack(
+        [nearest_index(safe[:, axis], dim) for axis, dim in enumerate(XYZ_DIMS)], axis=1
+    ).astype(np.int64)
+
+
+# --- positions in a (selection of the) grid ----------------------------------------------
+def _grid_index(values: np.ndarray, dim: str) -> np.ndarray:
+    """Whole-grid index of each coordinate value of ``dim`` (must lie on the AGEA grid)."""
+    axis = XYZ_DIMS.index(dim)
+    values = np.asarray(values, dtype=np.float64)
+    index = nearest_index(values, dim)
+    on_grid = np.isfinite(values).all() and np.allclose(
+        values, XYZ0[axis] + index * DXYZ[axis], rtol=0.0, atol=1e-10
+    )
+    if not on_grid or (index < 0).any() or (index >= NXYZ[axis]).any():
         raise ValueError(
             f"The {dim!r} coordinate does not lie on the AGEA 200 um grid (metres from "
             "bregma): points can only be looked up in data on that grid, e.g. from "
@@ -182,25 +175,69 @@ def _grid_index(values: np.ndarray, axis: int, dim: str) -> np.ndarray:
     return index.astype(np.int64)
 
 
-def _positions(obj: xr.Dataset | xr.DataArray, points: np.ndarray, mode: str):
-    """Positions along (ml, dv, ap) of ``obj`` of the voxel nearest to each point.
-
-    Returns ``{dim: positions}`` and the boolean ``inside`` (False where the point
-    falls outside ``obj``'s grid; positions are 0 there in mode ``nan``).
-    """
-    for dim in GRID_DIMS:
+def _need_dims(obj: xr.Dataset | xr.DataArray, dims, what: str) -> None:
+    for dim in dims:
         if dim not in obj.dims:
             raise ValueError(
-                f"Looking up points needs the {dim!r} dimension, which this object lacks "
+                f"{what} needs the {dim!r} dimension, which this object lacks "
                 f"(dims {tuple(obj.dims)}): select ranges, not single planes."
             )
+
+
+def _is_whole(obj: xr.Dataset | xr.DataArray) -> bool:
+    return all(obj.sizes.get(d) == n for d, n in zip(GRID_DIMS, GRID_SHAPE, strict=True))
+
+
+def voxel_positions(
+    obj: xr.Dataset | xr.DataArray, xyz: Any, mode: str = "raise"
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Positions in ``obj`` of the voxel nearest to each point: the one rule, on a selection.
+
+    The voxel is the one :func:`xyz2i` (iblatlas' ``xyz2i``) picks on the whole
+    grid; its positions are then found among ``obj``'s own ``ml``, ``dv``, ``ap``
+    coordinates, which may be any selection of the grid, in any order. Used by
+    :func:`at`, :func:`region_at` and the seed of ``seed_correlation``.
+
+    Parameters
+    ----------
+    obj : xarray.Dataset or xarray.DataArray
+        With the ``ml``, ``dv`` and ``ap`` dims, on the AGEA grid.
+    xyz : array-like, shape (n, 3) or (3,)
+        x, y, z in metres from bregma.
+    mode : {"raise", "clip", "nan"}, default "raise"
+        For points outside ``obj``'s grid: raise, take the nearest voxel of ``obj``,
+        or flag them in ``inside`` (their positions are 0).
+
+    Returns
+    -------
+    positions : dict of str to numpy.ndarray
+        int64 positions along ``ml``, ``dv`` and ``ap`` of ``obj`` (for ``isel``).
+    inside : numpy.ndarray
+        bool, per point: False where the point lies outside ``obj`` (mode ``nan``).
+
+    Raises
+    ------
+    ValueError
+        For a bad shape or mode, coordinates off the AGEA grid, a point outside
+        ``obj`` (mode ``raise``), or a non-finite point (modes ``raise`` and ``clip``).
+
+    Examples
+    --------
+    >>> import agea_xr
+    >>> ds = agea_xr.open_sample()
+    >>> positions, inside = voxel_positions(ds, [0.0, -2.0e-3, -3.0e-3])
+    >>> {dim: p.tolist() for dim, p in positions.items()}
+    {'ml': [29], 'ap': [37], 'dv': [17]}
+    """
+    _check_mode(mode)
+    points = _check_xyz(xyz)
+    _need_dims(obj, GRID_DIMS, "Looking up points")
     finite = np.isfinite(points).all(axis=1)
-    scaled = (points - XYZ0) / DXYZ
-    full = np.round(np.where(finite[:, None], scaled, 0.0)).astype(np.int64)
+    full = _full_index(points, finite)
     positions = {}
     inside = finite.copy()
-    for axis, dim in enumerate(_XYZ_DIMS):
-        available = _grid_index(obj[dim].values, axis, dim)
+    for axis, dim in enumerate(XYZ_DIMS):
+        available = _grid_index(obj[dim].values, dim)
         lookup = np.full(NXYZ[axis], -1, dtype=np.int64)
         lookup[available] = np.arange(available.size)
         ok = (full[:, axis] >= 0) & (full[:, axis] < NXYZ[axis])
@@ -212,13 +249,63 @@ def _positions(obj: xr.Dataset | xr.DataArray, points: np.ndarray, mode: str):
         inside &= pos >= 0
         positions[dim] = np.where(pos >= 0, pos, 0)
     if not inside.all():
-        whole = all(obj.sizes[d] == n for d, n in zip(GRID_DIMS, GRID_SHAPE, strict=True))
-        where = "the AGEA grid" if whole else "this selection of the AGEA grid"
+        where = "the AGEA grid" if _is_whole(obj) else "this selection of the AGEA grid"
         if mode == "raise" or (mode == "clip" and not finite.all()):
             raise ValueError(_outside_message(points, ~inside, where))
     return positions, inside
 
 
+def plane_position(obj: xr.Dataset | xr.DataArray, dim: str, value: Any) -> int:
+    """Position along ``dim`` of ``obj`` of the plane nearest to ``value``: the one rule.
+
+    The plane :func:`xyz2i` would pick for a point at ``value`` along ``dim``
+    (iblatlas' ``x2i``/``y2i``/``z2i``), found among ``obj``'s own coordinates.
+
+    Parameters
+    ----------
+    obj : xarray.Dataset or xarray.DataArray
+        With the ``dim`` dimension, on the AGEA grid (whole or a selection).
+    dim : {"ml", "ap", "dv"}
+        The axis.
+    value : float
+        Position in metres from bregma.
+
+    Returns
+    -------
+    int
+        The position along ``obj[dim]`` (for ``isel``).
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not finite, or the plane lies outside ``obj`` (the message
+        gives the span of its voxel centres in mm).
+    TypeError
+        If ``value`` is not a number.
+
+    Examples
+    --------
+    >>> import agea_xr
+    >>> ds = agea_xr.open_sample()
+    >>> plane_position(ds, "ap", -2.1e-3)  # half-way between -2.0 and -2.2 mm: iblatlas' pick
+    38
+    """
+    dim = check_choice(dim, XYZ_DIMS, "dimension", "(ml, ap or dv, in metres from bregma).")
+    value = check_finite(value, dim)
+    _need_dims(obj, (dim,), "Choosing a plane")
+    coords = np.asarray(obj[dim].values, dtype=np.float64)
+    hits = np.flatnonzero(_grid_index(coords, dim) == int(nearest_index(value, dim)))
+    if not hits.size:
+        where = "the grid" if _is_whole(obj) else "this selection of the grid"
+        raise ValueError(
+            f"{dim}={value!r} m ({value * 1e3:+.3f} mm) lies outside {where}, whose {dim} voxel "
+            f"centres span {coords.min() * 1e3:+.3f} .. {coords.max() * 1e3:+.3f} mm. "
+            f"Coordinates are in metres from bregma ({dim}=-2.0e-3 is 2 mm {_MINUS[dim]})."
+        )
+    return int(hits[0])
+
+
+# --- values and regions at points ----------------------------------------------------
 def _point_coords(points: np.ndarray) -> dict[str, tuple]:
     names = {"x": "ML", "y": "AP", "z": "DV"}
     return {
@@ -282,12 +369,10 @@ def at(obj: xr.Dataset | xr.DataArray, xyz: Any, mode: str = "raise") -> xr.Data
     >>> bool(at(ds, [0.0, 0.0, 0.05], mode="nan").isnull().all())
     True
     """
-    from .genes import expression_of
-
     _check_mode(mode)
     points = _check_xyz(xyz)
     data = expression_of(obj)
-    positions, inside = _positions(data, points, mode)
+    positions, inside = voxel_positions(data, points, mode)
     return _pointwise(data, positions, inside, points)
 
 
@@ -299,7 +384,7 @@ def region_at(
     Parameters
     ----------
     obj : xarray.Dataset or xarray.DataArray
-        See :func:`agea_xr.regions.label_of`.
+        See :func:`agea_xr.bridge.label_of`.
     xyz : array-like, shape (n, 3) or (3,)
         x, y, z in metres from bregma.
     mapping : str, default "Allen"
@@ -325,18 +410,14 @@ def region_at(
     >>> region_at(ds, [[2.0e-3, 1.0e-3, -3.5e-3]], mapping="Beryl").acronym.values.tolist()
     ['CP']
     """
-    from .regions import brain_regions, check_mapping, label_of, region_ids
-
     mapping = check_mapping(mapping)
     _check_mode(mode)
     points = _check_xyz(xyz)
     label = label_of(obj)
-    positions, inside = _positions(label, points, mode)
+    positions, inside = voxel_positions(label, points, mode)
     picked = _pointwise(label, positions, inside, points)
     ids = np.where(inside, region_ids(np.asarray(picked.values), mapping), 0)
-    br = brain_regions()
-    order = np.argsort(br.id, kind="stable")
-    acronyms = br.acronym[order[np.searchsorted(br.id[order], ids)]].astype(str)
+    acronyms = brain_regions().acronym[index_of_ids(ids)].astype(str)
     return xr.DataArray(
         ids,
         dims="point",
@@ -347,203 +428,3 @@ def region_at(
         name="region",
         attrs={"long_name": f"brain region id ({mapping} mapping)", "mapping": mapping},
     )
-
-
-# --- the iblatlas bridge -------------------------------------------------------------
-def _whole_grid(da: xr.DataArray, what: str) -> None:
-    if da.shape != GRID_SHAPE or any(
-        not np.allclose(da[dim].values, values) for dim, values in layout.coords().items()
-    ):
-        raise ValueError(
-            f"{what} covers {dict(da.sizes)}, not the whole AGEA grid "
-            f"{dict(zip(GRID_DIMS, GRID_SHAPE, strict=True))} with its coordinates: an "
-            "iblatlas BrainAtlas needs the whole grid. Use the dataset before selecting."
-        )
-
-
-def to_brain_atlas(obj: xr.Dataset | xr.DataArray):
-    """An ``iblatlas.atlas.BrainAtlas`` of this grid, label and image.
-
-    Built exactly as ``iblatlas.genomics.agea.load_atlas()`` builds it:
-    ``dxyz = 200e-6 * [1, -1, -1]``, ``iorigin = bregma / 200``,
-    ``dims2xyz = xyz2dims = [0, 2, 1]`` on the ``(ml, dv, ap)`` volumes, so every
-    iblatlas tool (``get_labels``, ``slice``, ``plot_cslice``, ...) works on it.
-    When the dataset has no ``image`` volume (the bundled sample has none), the
-    atlas gets an all-zero float32 image of the grid's shape.
-
-    Parameters
-    ----------
-    obj : xarray.Dataset or xarray.DataArray
-        The whole grid, with a label (see :func:`agea_xr.regions.label_of`).
-
-    Returns
-    -------
-    iblatlas.atlas.BrainAtlas
-
-    Raises
-    ------
-    ValueError
-        Without a label volume, or for a selection smaller than the whole grid.
-
-    Examples
-    --------
-    >>> import agea_xr
-    >>> ba = to_brain_atlas(agea_xr.open_sample())
-    >>> ba.get_labels([[2.0e-3, 1.0e-3, -3.5e-3], [0.0, 0.0, 0.0]], mapping="Beryl").tolist()
-    [672, 0]
-    """
-    from iblatlas import atlas
-
-    from .regions import brain_regions, label_of
-
-    label = label_of(obj)
-    _whole_grid(label, "The label volume")
-    if isinstance(obj, xr.Dataset) and "image" in obj.variables:
-        image_da = obj["image"].transpose(*GRID_DIMS)
-        _whole_grid(image_da, "The image volume")
-        image = np.asarray(image_da.values)
-    else:
-        image = np.zeros(GRID_SHAPE, dtype=np.float32)
-    return atlas.BrainAtlas(
-        image=image,
-        label=np.asarray(label.values),
-        dxyz=layout.RESOLUTION_UM / 1e6 * np.array([1, -1, -1]),
-        regions=brain_regions(),
-        iorigin=atlas.ALLEN_CCF_LANDMARKS_MLAPDV_UM["bregma"] / layout.RESOLUTION_UM
-        + np.array([0, 0, 0]),
-        dims2xyz=[0, 2, 1],
-        xyz2dims=[0, 2, 1],
-    )
-
-
-def _grid_coords() -> dict[str, tuple]:
-    return {
-        dim: (dim, values, dict(layout.COORD_ATTRS[dim]))
-        for dim, values in layout.coords().items()
-    }
-
-
-def wrap_volume(
-    values: Any,
-    name: str | None = None,
-    dims: tuple[str, ...] | None = None,
-    attrs: dict | None = None,
-) -> xr.DataArray:
-    """Label a numpy array on the AGEA grid with this package's dims and coordinates.
-
-    For arrays that follow iblatlas' layout of the AGEA volumes: a row of the
-    memmap of ``iblatlas.genomics.agea.load()``, a MERFISH volume of
-    ``iblatlas.genomics.merfish``, ``BrainAtlas.label``... The array is not copied.
-
-    Parameters
-    ----------
-    values : array-like, shape (..., 58, 41, 67)
-        The last three axes are (ml, dv, ap).
-    name : str, optional
-        Name of the DataArray.
-    dims : tuple of str, optional
-        Names of the leading axes; default ``("experiment",)`` for one leading axis.
-    attrs : dict, optional
-        Attributes of the DataArray.
-
-    Returns
-    -------
-    xarray.DataArray
-        Dims ``(*dims, "ml", "dv", "ap")`` with the grid coordinates in metres.
-
-    Raises
-    ------
-    ValueError
-        If the last three axes are not the AGEA grid, or ``dims`` does not match.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> wrap_volume(np.zeros((2, 58, 41, 67)), name="x").dims
-    ('experiment', 'ml', 'dv', 'ap')
-    """
-    array = values if hasattr(values, "shape") and hasattr(values, "dtype") else np.asarray(values)
-    if tuple(array.shape[-3:]) != GRID_SHAPE:
-        raise ValueError(
-            f"An array of shape {tuple(array.shape)} is not on the AGEA grid: its last three "
-            f"axes must be (ml, dv, ap) = {GRID_SHAPE}. iblatlas' 25 um or 10 um volumes are "
-            "another grid; an (ap, ml, dv) array needs np.transpose(a, (1, 2, 0)) first."
-        )
-    lead = array.ndim - 3
-    if dims is None:
-        dims = (layout.EXPERIMENT,) if lead == 1 else tuple(f"dim_{k}" for k in range(lead))
-    dims = tuple(dims)
-    if len(dims) != lead:
-        raise ValueError(
-            f"dims={dims!r} names {len(dims)} leading axes, but the array has {lead} "
-            f"(shape {tuple(array.shape)})."
-        )
-    return xr.DataArray(
-        array, dims=(*dims, *GRID_DIMS), coords=_grid_coords(), name=name, attrs=attrs or {}
-    )
-
-
-def from_brain_atlas(brain_atlas: Any) -> xr.Dataset:
-    """The label and image of an iblatlas ``BrainAtlas`` on the AGEA grid, as a Dataset.
-
-    Parameters
-    ----------
-    brain_atlas : iblatlas.atlas.BrainAtlas
-        An atlas with the AGEA geometry, e.g. from
-        ``iblatlas.genomics.agea.load_atlas()`` or :func:`to_brain_atlas`.
-
-    Returns
-    -------
-    xarray.Dataset
-        ``label`` (and ``image`` when the atlas has one), dims ``(ml, dv, ap)``,
-        coordinates in metres from bregma; ``ds.agea`` region tools work on it.
-
-    Raises
-    ------
-    ValueError
-        If the atlas has another geometry (shape, voxel size, origin or axis order).
-
-    Examples
-    --------
-    >>> import agea_xr
-    >>> ds = agea_xr.open_sample()
-    >>> back = from_brain_atlas(to_brain_atlas(ds))
-    >>> bool((back.label == ds.label).all())
-    True
-    """
-    label = getattr(brain_atlas, "label", None)
-    bc = getattr(brain_atlas, "bc", None)
-    if label is None or bc is None:
-        raise ValueError(
-            f"Expected an iblatlas.atlas.BrainAtlas (with .label and .bc), got "
-            f"{type(brain_atlas).__name__}."
-        )
-    same = (
-        np.shape(label) == GRID_SHAPE
-        and np.array_equal(np.asarray(brain_atlas.dims2xyz), DIMS2XYZ)
-        and np.allclose(bc.dxyz, DXYZ)
-        and np.allclose(np.array([bc.x0, bc.y0, bc.z0]), XYZ0, atol=1e-9)
-    )
-    if not same:
-        raise ValueError(
-            f"This BrainAtlas is not on the AGEA grid: label shape {np.shape(label)}, "
-            f"dims2xyz {list(np.asarray(brain_atlas.dims2xyz))}, voxel {list(bc.dxyz)} m, "
-            f"origin {[bc.x0, bc.y0, bc.z0]} m; the AGEA grid is {GRID_SHAPE} (ml, dv, ap), "
-            f"dims2xyz [0, 2, 1], voxel {list(DXYZ)} m, origin {list(XYZ0)} m "
-            "(iblatlas.genomics.agea.load_atlas())."
-        )
-    data_vars: dict[str, Any] = {
-        "label": (
-            GRID_DIMS,
-            np.asarray(label),
-            {"long_name": "brain region index into iblatlas BrainRegions (lateralised)"},
-        )
-    }
-    image = getattr(brain_atlas, "image", None)
-    if image is not None and np.shape(image) == GRID_SHAPE:
-        data_vars["image"] = (
-            GRID_DIMS,
-            np.asarray(image),
-            {"long_name": "Allen template image averaged onto the 200 um grid", "units": "1"},
-        )
-    return xr.Dataset(data_vars, coords=_grid_coords())

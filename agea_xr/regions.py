@@ -1,35 +1,42 @@
-"""The iblatlas bridge: region tables, label conversions and mappings.
+"""Brain regions: mappings, region ids, tables, masks and hemispheres of a label volume.
 
 All region knowledge comes from :class:`iblatlas.regions.BrainRegions`, which
-ships its tables and works offline. It is imported inside the functions that
-need it and built once per process.
+ships its tables and works offline; :mod:`agea_xr.bridge` builds it once per
+process (:func:`agea_xr.bridge.brain_regions`) and reads the label volume of a
+dataset (:func:`agea_xr.bridge.label_of`).
 
 Conventions (those of iblatlas): a *label* volume holds **indices** into
 ``BrainRegions().id`` (0 = void); a *region id* is an Allen structure id,
 negative in the left hemisphere for lateralised (``-lr``) mappings. A mapping
 name (``Allen``, ``Beryl``, ``Cosmos``, ``Swanson``, each also ``-lr``) turns
-an index into the index of the region it belongs to at that level.
+an index into the index of the region it belongs to at that level. Hemispheres
+are decided by position, never by the sign of an id: left is x < 0
+(:func:`is_left`, :func:`hemisphere_mask`).
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .gene_index import close_matches
+from ._choices import check_choice, close_matches
+from .bridge import brain_regions, label_of
 from .layout import GRID_DIMS, GRID_SHAPE, LEFT_ML_MAX_INDEX, ML
+from .release import check_label
 
 __all__ = [
     "HEMISPHERES",
     "MAPPINGS",
-    "brain_regions",
     "check_mapping",
+    "hemisphere_mask",
+    "index_of_ids",
+    "is_left",
     "label_from_allen_ids",
-    "label_of",
     "region_ids",
     "region_indices",
     "region_mask",
@@ -52,19 +59,6 @@ MAPPINGS = (
 )
 
 
-@functools.cache
-def brain_regions():
-    """The process-wide :class:`iblatlas.regions.BrainRegions` (built once, offline).
-
-    Returns
-    -------
-    iblatlas.regions.BrainRegions
-    """
-    from iblatlas.regions import BrainRegions
-
-    return BrainRegions()
-
-
 def check_mapping(mapping: str) -> str:
     """Validate a mapping name.
 
@@ -83,15 +77,15 @@ def check_mapping(mapping: str) -> str:
     ValueError
         For an unknown mapping, naming the valid ones and the closest match.
     """
-    if mapping in MAPPINGS:
-        return mapping
     lowered = {m.lower(): m for m in MAPPINGS}
     if isinstance(mapping, str) and mapping.lower() in lowered:
         return lowered[mapping.lower()]
-    near = close_matches(str(mapping), MAPPINGS, n=2)
-    hint = f" Did you mean {' or '.join(map(repr, near))}?" if near else ""
-    raise ValueError(
-        f"Unknown region mapping {mapping!r}: choose one of {', '.join(MAPPINGS)}.{hint}"
+    return check_choice(
+        mapping,
+        MAPPINGS,
+        "region mapping",
+        "'-lr' mappings give left-hemisphere regions negative ids; list a mapping's regions "
+        "with agea_xr.region_table(mapping).",
     )
 
 
@@ -109,9 +103,23 @@ def region_indices(label: np.ndarray, mapping: str = "Allen") -> np.ndarray:
     -------
     numpy.ndarray
         Indices into ``BrainRegions().id`` of the same shape.
+
+    Raises
+    ------
+    ValueError
+        For an unknown mapping, or label values that are not indices into
+        ``BrainRegions().id`` (negative, or Allen structure ids: see
+        :func:`label_from_allen_ids`), which numpy would otherwise wrap or refuse.
     """
-    br = brain_regions()
-    return br.mappings[check_mapping(mapping)][np.asarray(label)]
+    mapping = check_mapping(mapping)
+    label = np.asarray(label)
+    if label.dtype.kind not in "iu":
+        raise ValueError(
+            f"A label volume holds integer indices into iblatlas BrainRegions().id, got dtype "
+            f"{label.dtype}."
+        )
+    check_label(label, "The label volume")
+    return brain_regions().mappings[mapping][label]
 
 
 def region_ids(label: np.ndarray, mapping: str = "Allen") -> np.ndarray:
@@ -164,27 +172,186 @@ def label_from_allen_ids(annotation: np.ndarray, lateralise: bool = True) -> np.
     annotation = np.asarray(annotation)
     if annotation.shape != GRID_SHAPE:
         raise ValueError(f"Annotation shape {annotation.shape} is not the AGEA grid {GRID_SHAPE}.")
-    br = brain_regions()
-    signed = annotation.astype(np.int64)
+    signed = _whole_ids(annotation, "The annotation").copy()
     if lateralise:
-        left = np.arange(GRID_SHAPE[0]) <= LEFT_ML_MAX_INDEX
-        signed[left] *= -1
-    order = np.argsort(br.id, kind="stable")
-    pos = np.searchsorted(br.id[order], signed)
-    pos = np.clip(pos, 0, br.id.size - 1)
-    found = br.id[order][pos] == signed
+        signed[is_left(signed)] *= -1
+    try:
+        index = index_of_ids(signed)
+    except ValueError as err:
+        raise ValueError(f"{err} Is this an Allen CCF annotation?") from None
+    return index.astype(np.int16)
+
+
+def _whole_ids(ids: Any, what: str) -> np.ndarray:
+    """``ids`` as int64, refusing fractional or non-numeric values (no silent truncation)."""
+    values = np.asarray(ids)
+    if values.dtype.kind in "iu":
+        return values.astype(np.int64)
+    if values.dtype.kind != "f" or not np.isfinite(values).all():
+        raise ValueError(
+            f"{what} must hold integer Allen structure ids, got dtype {values.dtype}."
+        )
+    whole = np.round(values)
+    if not np.array_equal(whole, values):
+        bad = values[whole != values]
+        raise ValueError(
+            f"{what} must hold whole Allen structure ids, got {bad.size} fractional value(s), "
+            f"e.g. {bad[:3].tolist()}."
+        )
+    return whole.astype(np.int64)
+
+
+@functools.cache
+def _ids_sorted() -> tuple[np.ndarray, np.ndarray]:
+    """BrainRegions positions in id order, and the ids in that order (built once)."""
+    ids = brain_regions().id
+    order = np.argsort(ids, kind="stable")
+    return order, ids[order]
+
+
+def index_of_ids(ids: Any) -> np.ndarray:
+    """Positions in ``BrainRegions().id`` of Allen structure ids: the one id -> index lookup.
+
+    The inverse of ``BrainRegions().id[index]``; what a label volume holds for
+    each id (a negative id is the left-hemisphere copy of a region).
+
+    Parameters
+    ----------
+    ids : int or array-like of int
+        Allen structure ids (0 = void), any shape.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 indices, same shape as ``ids``.
+
+    Raises
+    ------
+    ValueError
+        For ids iblatlas' BrainRegions does not know (naming them, with how to list
+        the known ones), or fractional values.
+
+    Examples
+    --------
+    >>> index = index_of_ids([672, -672, 0])
+    >>> brain_regions().acronym[index].tolist()
+    ['CP', 'CP', 'void']
+    >>> brain_regions().id[index].tolist()
+    [672, -672, 0]
+    """
+    values = _whole_ids(ids, "ids")
+    order, sorted_ids = _ids_sorted()
+    pos = np.clip(np.searchsorted(sorted_ids, values), 0, sorted_ids.size - 1)
+    found = sorted_ids[pos] == values
     if not found.all():
-        unknown = np.unique(np.abs(signed[~found]))
+        unknown = np.unique(values[~found])
         raise ValueError(
             f"{unknown.size} structure id(s) are unknown to iblatlas BrainRegions, e.g. "
-            f"{unknown[:5].tolist()}: is this an Allen CCF annotation?"
+            f"{unknown[:5].tolist()}. Known ids (negative: the left copy) are listed by "
+            "agea_xr.region_table('Allen-lr')."
         )
-    return order[pos].astype(np.int16)
+    return order[pos].astype(np.int64)
+
+
+# --- hemispheres, by position ---------------------------------------------------------
+#: Hemisphere names accepted by :func:`hemisphere_mask` and :func:`region_mask` (None: both).
+HEMISPHERES = ("left", "right")
+_HEMISPHERE_HINT = (
+    f"'left' is x < 0 (i_ml <= {LEFT_ML_MAX_INDEX}), 'right' x > 0, None both hemispheres."
+)
+
+
+def is_left(obj: Any) -> np.ndarray:
+    """Voxels of the left hemisphere, by position (x < 0): the one hemisphere rule.
+
+    Never decided by the sign of a label's ids: a non-lateralised label, or one
+    whose ids were flipped, still splits at the midline.
+
+    Parameters
+    ----------
+    obj : xarray.Dataset, xarray.DataArray or numpy.ndarray
+        An xarray object with the ``ml`` dimension (any selection of the grid; its
+        ``ml`` coordinate decides), or a numpy volume of the whole grid, shape
+        (58, 41, 67) (``i_ml <= 28`` is left).
+
+    Returns
+    -------
+    numpy.ndarray
+        bool, shape ``(ml, dv, ap)`` of ``obj`` (size 1 along a dim it lacks),
+        read-only (a broadcast view).
+
+    Raises
+    ------
+    ValueError
+        Without an ``ml`` dimension, or for a numpy array not of the grid's shape.
+
+    Examples
+    --------
+    >>> import agea_xr
+    >>> ds = agea_xr.open_sample()
+    >>> left = is_left(ds)
+    >>> left.shape, bool(left[28].all()), bool(left[29].any())
+    ((58, 41, 67), True, False)
+    """
+    if isinstance(obj, (xr.Dataset, xr.DataArray)):
+        if ML not in obj.dims:
+            raise ValueError(
+                f"Hemispheres are decided by the 'ml' coordinate, which this object lacks as "
+                f"a dimension (dims {tuple(obj.dims)})."
+            )
+        left = np.asarray(obj[ML].values, dtype=np.float64) < 0
+        shape = tuple(obj.sizes.get(d, 1) for d in GRID_DIMS)
+    else:
+        shape = np.shape(obj)
+        if shape != GRID_SHAPE:
+            raise ValueError(
+                f"A numpy volume must cover the whole AGEA grid {GRID_SHAPE} (ml, dv, ap) for "
+                f"its hemispheres to be known by position, got shape {shape}; pass an xarray "
+                "object with its ml coordinate instead."
+            )
+        left = np.arange(GRID_SHAPE[0]) <= LEFT_ML_MAX_INDEX
+    return np.broadcast_to(left[:, None, None], shape)
+
+
+def hemisphere_mask(obj: Any, hemisphere: str | None) -> np.ndarray:
+    """Voxels of one hemisphere (or both), by position, as :func:`is_left` decides.
+
+    Parameters
+    ----------
+    obj : xarray.Dataset, xarray.DataArray or numpy.ndarray
+        As for :func:`is_left`.
+    hemisphere : {None, "left", "right"}
+        None: every voxel.
+
+    Returns
+    -------
+    numpy.ndarray
+        bool, shape ``(ml, dv, ap)`` of ``obj``, read-only.
+
+    Raises
+    ------
+    ValueError
+        For an unknown hemisphere (with the closest name), or as :func:`is_left`.
+
+    Examples
+    --------
+    >>> import agea_xr
+    >>> ds = agea_xr.open_sample()
+    >>> int(hemisphere_mask(ds, "right")[:, 0, 0].sum()), int(hemisphere_mask(ds, None).sum())
+    (29, 159326)
+    """
+    hemisphere = check_choice(hemisphere, (None, *HEMISPHERES), "hemisphere", _HEMISPHERE_HINT)
+    left = is_left(obj)
+    if hemisphere is None:
+        return np.broadcast_to(np.True_, left.shape)
+    if hemisphere == "left":
+        return left
+    out = ~left
+    out.flags.writeable = False
+    return out
 
 
 # --- region tables, volumes and masks on xarray objects ------------------------------
-#: Hemisphere names accepted by :func:`region_mask` (None: both).
-HEMISPHERES = ("left", "right")
 
 
 def region_table(mapping: str = "Allen") -> pd.DataFrame:
@@ -229,62 +396,6 @@ def region_table(mapping: str = "Allen") -> pd.DataFrame:
             "parent": parent,
         }
     )
-
-
-def label_of(obj: xr.Dataset | xr.DataArray) -> xr.DataArray:
-    """The region label volume of a dataset or of a DataArray that carries it.
-
-    Parameters
-    ----------
-    obj : xarray.Dataset or xarray.DataArray
-        A Dataset with a ``label`` variable (``label.npy``), or a DataArray with a
-        ``label`` coordinate (e.g. the result of ``ds.agea.gene(...)``).
-
-    Returns
-    -------
-    xarray.DataArray
-        Integer indices into ``BrainRegions().id``, dims ``(ml, dv, ap)``.
-
-    Raises
-    ------
-    ValueError
-        If there is no label: the message tells how to get one.
-
-    Examples
-    --------
-    >>> import agea_xr
-    >>> label_of(agea_xr.open_sample()).dims
-    ('ml', 'dv', 'ap')
-    """
-    if isinstance(obj, xr.Dataset):
-        if "label" not in obj.variables:
-            raise ValueError(
-                "This dataset has no 'label' volume (label.npy), so it has no brain regions: "
-                "open a release folder that holds label.npy (agea_xr.download() fetches it)."
-            )
-        label = obj["label"]
-    elif "label" in obj.coords:
-        label = obj.coords["label"]
-    else:
-        name = obj.name if obj.name is not None else "this DataArray"
-        raise ValueError(
-            f"{name!r} has no 'label' coordinate, and brain regions need the label volume. "
-            "Call the method on the Dataset instead (ds.agea...., e.g. "
-            "ds.agea.region_mask('CA1')), or attach the label first: "
-            "da.assign_coords(label=ds.label)."
-        )
-    if label.dtype.kind not in "iu":
-        raise ValueError(
-            f"The label volume has dtype {label.dtype}: it must hold integer indices into "
-            "iblatlas BrainRegions().id (label.npy)."
-        )
-    missing = [d for d in GRID_DIMS if d not in label.dims]
-    if missing:
-        raise ValueError(
-            f"The label volume has dims {label.dims}, without {missing}: region tools need "
-            f"the three spatial dims {GRID_DIMS} (select ranges, not single planes)."
-        )
-    return label.reset_coords(drop=True).transpose(*GRID_DIMS)
 
 
 def region_volume(obj: xr.Dataset | xr.DataArray, mapping: str = "Allen") -> xr.DataArray:
@@ -377,7 +488,6 @@ def resolve_regions(regions: str | int | Iterable[str | int]) -> np.ndarray:
     >>> resolve_regions(["CA1", 672]).tolist()
     [382, 672]
     """
-    br = brain_regions()
     single = isinstance(regions, str) or not isinstance(regions, Iterable)
     items = [regions] if single else list(regions)
     if not items:
@@ -387,11 +497,13 @@ def resolve_regions(regions: str | int | Iterable[str | int]) -> np.ndarray:
         if isinstance(item, str):
             out.append(_positive_id(item))
         elif isinstance(item, (int, np.integer)) and not isinstance(item, bool):
-            if not np.any(br.id == int(item)):
+            try:
+                index_of_ids(int(item))
+            except ValueError:
                 raise KeyError(
                     f"Unknown brain region id {item!r}: it is not an Allen structure id known "
                     "to iblatlas BrainRegions. List them with agea_xr.region_table()."
-                )
+                ) from None
             out.append(int(item))
         else:
             raise TypeError(
@@ -401,16 +513,22 @@ def resolve_regions(regions: str | int | Iterable[str | int]) -> np.ndarray:
     return np.asarray(out, dtype=np.int64)
 
 
-def _check_resolvable(region_id: int, mapping: str) -> None:
-    """Raise if ``region_id`` lies below the level of ``mapping`` (its mask would be empty)."""
+def _check_resolvable(region_id: int, mapping: str, descendants: bool = True) -> None:
+    """Raise if the mask of ``region_id`` under ``mapping`` would be empty on any label."""
     br = brain_regions()
     mapped = np.unique(np.abs(br.id[br.mappings[mapping]]))
-    wanted = np.abs(br.descendants(abs(region_id)).id)
+    wanted = np.abs(br.descendants(abs(region_id)).id) if descendants else [abs(region_id)]
     if np.isin(wanted, mapped).any():
         return
-    index = np.flatnonzero(br.id == abs(region_id))[0]
+    index = int(index_of_ids(abs(region_id)))
     parent = br.acronym[br.mappings[mapping][index]]
     acronym = br.acronym[index]
+    if not descendants and np.isin(np.abs(br.descendants(abs(region_id)).id), mapped).any():
+        raise ValueError(
+            f"Region {acronym!r} (id {region_id}) is not a region of the {mapping} mapping: no "
+            f"voxel is labelled {acronym!r} itself, only regions inside it. Pass "
+            "descendants=True to include them."
+        )
     raise ValueError(
         f"Region {acronym!r} (id {region_id}) is finer than the {mapping} mapping, where it "
         f"is part of {parent!r}: its mask would be empty. Use mapping='Allen', or ask for "
@@ -418,31 +536,20 @@ def _check_resolvable(region_id: int, mapping: str) -> None:
     )
 
 
-def _side(label: xr.DataArray, hemisphere: str | None) -> np.ndarray:
-    """Voxels of one hemisphere (broadcastable to the label), decided by position."""
-    if hemisphere is None:
-        return np.ones((label.sizes[ML], 1, 1), dtype=bool)
-    if hemisphere not in HEMISPHERES:
-        raise ValueError(
-            f"Unknown hemisphere {hemisphere!r}: choose 'left' (x < 0, i_ml <= "
-            f"{LEFT_ML_MAX_INDEX}), 'right' (x > 0) or None (both)."
-        )
-    ml = np.asarray(label[ML])
-    return (ml < 0 if hemisphere == "left" else ml > 0)[:, None, None]
-
-
 def region_mask(
     obj: xr.Dataset | xr.DataArray,
     regions: str | int | Iterable[str | int],
     mapping: str = "Allen",
     hemisphere: str | None = None,
+    descendants: bool = True,
 ) -> xr.DataArray:
     """Boolean volume of the voxels in one or several regions, descendants included.
 
     A voxel is in the mask when its region id under ``mapping`` is one of the
-    asked regions or one of their descendants in the Allen hierarchy
+    asked regions or (by default) one of their descendants in the Allen hierarchy
     (iblatlas ``BrainRegions.descendants``). Hemispheres are decided by
-    position, not by the sign of the label's ids: left is x < 0 (``i_ml <= 28``).
+    position, not by the sign of the label's ids: left is x < 0 (``i_ml <= 28``,
+    :func:`is_left`).
 
     Parameters
     ----------
@@ -459,6 +566,10 @@ def region_mask(
         The mapping the voxels are assigned with (see :data:`MAPPINGS`).
     hemisphere : {None, "left", "right"}, default None
         Restrict the mask to one hemisphere.
+    descendants : bool, default True
+        Include the regions inside each asked region. False: only the voxels
+        whose region under ``mapping`` is exactly the asked one (under ``"Allen"``,
+        the voxels labelled with it and not with one of its sub-regions).
 
     Returns
     -------
@@ -471,7 +582,8 @@ def region_mask(
         For an unknown acronym (with close matches) or id.
     ValueError
         If there is no label volume, the mapping or hemisphere is unknown, or a
-        region is finer than the mapping (its mask would always be empty).
+        region is finer than the mapping, or with ``descendants=False`` not one of
+        its regions (its mask would always be empty).
 
     Examples
     --------
@@ -490,29 +602,39 @@ def region_mask(
     >>> left = region_mask(ds, -672, mapping="Beryl-lr")         # left CP only
     >>> bool((left == (both & (ds.ml < 0))).all())
     True
+
+    Only the voxels labelled CA1 itself, not its layers:
+
+    >>> int(region_mask(ds, "CA1", descendants=False).sum()) < int(mask.sum())
+    True
     """
+    if not isinstance(descendants, (bool, np.bool_)):
+        raise TypeError(f"descendants must be True or False, got {descendants!r}.")
     mapping = check_mapping(mapping)
     label = label_of(obj)
-    side = _side(label, hemisphere)
+    side = hemisphere_mask(label, hemisphere)
     br = brain_regions()
     ids = resolve_regions(regions)
     voxel_ids = np.abs(region_ids(label.values, mapping))
-    left = _side(label, "left")
+    left = is_left(label)
     mask = np.zeros(label.shape, dtype=bool)
     for region_id in ids:
-        _check_resolvable(int(region_id), mapping)
-        wanted = np.abs(br.descendants(abs(int(region_id))).id)
-        inside = np.isin(voxel_ids, wanted)
+        _check_resolvable(int(region_id), mapping, descendants)
+        if descendants:
+            inside = np.isin(voxel_ids, np.abs(br.descendants(abs(int(region_id))).id))
+        else:
+            inside = voxel_ids == abs(int(region_id))
         if region_id < 0:
             inside &= left
         mask |= inside
+    what = "voxels in " if descendants else "voxels labelled exactly "
     return xr.DataArray(
         mask & side,
         coords=label.coords,
         dims=label.dims,
         name="region_mask",
         attrs={
-            "long_name": "voxels in " + ", ".join(map(str, _names(ids))),
+            "long_name": what + ", ".join(map(str, _names(ids))),
             "mapping": mapping,
             "hemisphere": hemisphere or "both",
         },
@@ -520,9 +642,8 @@ def region_mask(
 
 
 def _names(ids: np.ndarray) -> list[str]:
-    br = brain_regions()
-    index = {int(i): k for k, i in enumerate(br.id)}
-    return [str(br.acronym[index[int(i)]]) + (" (left)" if i < 0 else "") for i in ids]
+    acronyms = brain_regions().acronym[index_of_ids(ids)]
+    return [str(a) + (" (left)" if i < 0 else "") for a, i in zip(acronyms, ids, strict=True)]
 
 
 def sel_region(

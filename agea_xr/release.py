@@ -23,6 +23,7 @@ from .remote import filesystem, is_url
 
 __all__ = [
     "check_binary",
+    "check_label",
     "join",
     "read_label",
     "read_table",
@@ -215,6 +216,68 @@ def read_volume(
     return array
 
 
+def check_label(label: np.ndarray, where: str) -> np.ndarray:
+    """Refuse a label volume whose values are not indices into iblatlas' BrainRegions.
+
+    The one range check of label values (``label.npy`` at open, a ``BrainAtlas``'s
+    label, a label coordinate attached by hand): ``0 <= label < N_BRAIN_REGIONS``.
+    Without it numpy would wrap a negative index to the end of the region table and
+    name an unrelated region, or raise a bare IndexError later.
+
+    Parameters
+    ----------
+    label : numpy.ndarray
+        Integer label volume.
+    where : str
+        What the label is (a file path, "the label coordinate"), for the message.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``label``, unchanged.
+
+    Raises
+    ------
+    ValueError
+        Naming ``where``, the range found, the valid range and, when the values look
+        like Allen structure ids (values beyond the table, a common mix-up), the remedy
+        :func:`agea_xr.regions.label_from_allen_ids`.
+
+    Examples
+    --------
+    >>> check_label(np.array([0, 5, 2654]), "label.npy").tolist()
+    [0, 5, 2654]
+    >>> check_label(np.array([0, 672, 484682470]), "label.npy")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: label.npy holds values 0 .. 484682470, ... agea_xr.regions.label_from_allen_ids...
+    """
+    n = layout.N_BRAIN_REGIONS
+    values = np.asarray(label)
+    if values.size == 0:
+        return label
+    lo, hi = int(values.min()), int(values.max())
+    if lo >= 0 and hi < n:
+        return label
+    bad = int(np.count_nonzero((values < 0) | (values >= n)))
+    message = (
+        f"{where} holds values {lo} .. {hi}, but a label volume holds indices into iblatlas "
+        f"BrainRegions, 0 .. {n - 1}: {bad} voxel(s) lie outside."
+    )
+    if hi >= n:
+        message += (
+            f" Values this large look like Allen structure ids (e.g. {hi}), not indices: "
+            "convert such a volume with agea_xr.regions.label_from_allen_ids(volume), or "
+            "replace the file with the release's label.npy."
+        )
+    else:
+        message += (
+            " Negative values are not indices (numpy would read them from the end of the "
+            "region table): replace the file with the release's label.npy."
+        )
+    raise ValueError(message)
+
+
 def read_label(
     folder: str | os.PathLike, storage_options: Mapping[str, Any] | None = None
 ) -> np.ndarray | None:
@@ -231,8 +294,17 @@ def read_label(
     -------
     numpy.ndarray or None
         Integer volume of shape (58, 41, 67), or None when the file is absent.
+
+    Raises
+    ------
+    ValueError
+        As :func:`read_volume`, and for values that are not BrainRegions indices
+        (:func:`check_label`: negative, or Allen structure ids instead of indices).
     """
-    return read_volume(folder, layout.LABEL_FILE, storage_options, kind="i")
+    label = read_volume(folder, layout.LABEL_FILE, storage_options, kind="i")
+    if label is not None:
+        check_label(label, repr(join(str(folder), layout.LABEL_FILE)))
+    return label
 
 
 def check_binary(

@@ -10,7 +10,8 @@ from iblatlas import atlas as ibl_atlas
 
 import agea_xr
 from agea_xr import layout
-from agea_xr.points import DXYZ, XYZ0, i2xyz, xyz2i
+from agea_xr.layout import DXYZ, XYZ0
+from agea_xr.points import i2xyz, xyz2i
 from agea_xr.regions import MAPPINGS, brain_regions
 
 from .test_regions import dataset_with_label, random_label, voxel_centres
