@@ -175,7 +175,11 @@ def complete_folder(
 
 
 def _recorded_sha256(manifest: Mapping[str, Any], remote: Any, url: str, exclude: Path):
-    """The sha256 our manifest records for this very remote object (same URL, size, ETag)."""
+    """The sha256 our manifest records for this very remote object (same URL, size, ETag).
+
+    An unverified download counts too: two independent copies that agree are the
+    object (what one transfer corrupted, the other would not have corrupted alike).
+    """
     if not remote.etag:
         return None
     for key, entry in manifest["files"].items():
@@ -186,7 +190,6 @@ def _recorded_sha256(manifest: Mapping[str, Any], remote: Any, url: str, exclude
             and entry.get("size") == remote.size
             and entry.get("etag") == remote.etag
             and entry.get("sha256")
-            and entry.get("verified") != UNVERIFIED
         ):
             return entry["sha256"]
     return None
