@@ -309,3 +309,89 @@ def test_real_bucket_smoke():
     assert list(ds.gene.values[:3]) == ["Ndufa10", "Grik2", "Dmp1"]
     one = ds.expression.isel(experiment=0).values
     assert one.shape == layout.GRID_SHAPE and np.nanmax(one) > 0
+
+
+# --- servers and buckets that answer otherwise (issue 10, case 18) ---------------------
+@pytest.fixture
+def http_without_ranges(synthetic_dir):
+    """A plain HTTP server on loopback serving the release, ignoring Range headers."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(SimpleHTTPRequestHandler):  # answers every GET with the whole file
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Handler, directory=str(synthetic_dir))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_server_that_ignores_ranges_is_named_as_such(http_without_ranges):
+    ds = agea_xr.open_dataset(http_without_ranges, chunks=None)
+    assert ds.sizes["experiment"] == N  # the small files are read whole: that works
+    url = f"{http_without_ranges}/{layout.VARIANTS['raw']}"
+    message = (
+        f"The server of '{url}' ignores byte-range requests: asked for bytes 955,956-1,274,608 "
+        "(318,652 bytes), it sent 3,823,824 bytes (the whole file, it seems)."
+    )
+    with pytest.raises(OSError, match=message.replace("(", r"\(").replace(")", r"\)")) as info:
+        ds.expression.isel(experiment=3).values
+    assert "ended early" not in str(info.value) and "truncated" not in str(info.value)
+
+
+@pytest.fixture
+def no_credentials(monkeypatch):
+    """No AWS credentials anywhere (and no instance metadata service to ask)."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def test_a_public_mirror_without_credentials_suggests_anon(
+    remote_release, s3_server, no_credentials, tmp_path
+):
+    options = {"endpoint_url": s3_server.endpoint}  # neither credentials nor anon
+    message = (
+        r"No S3 credentials were found to read 's3://agea-test/agea' \(endpoint "
+        rf"{s3_server.endpoint}\) .*it is readable anonymously: pass "
+        r"storage_options=\{'anon': True\}"
+    )
+    with pytest.raises(PermissionError, match=message):
+        agea_xr.open_dataset(remote_release.url, storage_options=options)
+    with pytest.raises(PermissionError, match=message):
+        list_release(remote_release.url, options)
+    with pytest.raises(PermissionError, match=message):
+        agea_xr.download(remote_release.url, storage_options=options, cache_dir=tmp_path)
+    # the advice works
+    ds = agea_xr.open_dataset(remote_release.url, storage_options={**options, "anon": True})
+    assert ds.sizes["experiment"] == N
+
+
+def test_an_unreachable_mirror_without_credentials_is_a_connection_error(no_credentials):
+    options = {"endpoint_url": f"http://127.0.0.1:{_closed_port()}"}
+    with pytest.raises(ConnectionError, match=r"Cannot reach 's3://agea-test/agea' \(endpoint"):
+        agea_xr.open_dataset("s3://agea-test/agea", storage_options=options)
+    with pytest.raises(ConnectionError, match=r"Cannot reach 's3://agea-test/agea' \(endpoint"):
+        list_release("s3://agea-test/agea", options)
+
+
+def test_a_failure_while_reading_names_the_file(s3_server, remote_release):
+    proxy = s3_server.proxy()
+    options = {
+        "anon": True,
+        "endpoint_url": proxy.endpoint,
+        "config_kwargs": {"retries": {"total_max_attempts": 1}},
+    }
+    ds = agea_xr.open_dataset(remote_release.url, chunks=None, storage_options=options)
+    proxy.stop()  # the endpoint goes away after opening
+    url = f"{remote_release.url}/{layout.VARIANTS['raw']}"
+    with pytest.raises(ConnectionError, match=f"Cannot reach '{url}'"):
+        ds.expression.isel(experiment=2).values
