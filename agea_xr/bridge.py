@@ -18,7 +18,9 @@ import numpy as np
 import xarray as xr
 
 from . import layout
+from .conventions import attributes
 from .layout import DIMS2XYZ, DXYZ, GRID_DIMS, GRID_SHAPE, IORIGIN, XYZ0, XYZ2DIMS
+from .grid_index import set_grid_indexes
 from .release import check_label
 
 __all__ = [
@@ -171,8 +173,9 @@ def to_brain_atlas(obj: xr.Dataset | xr.DataArray):
 
 
 def _grid_coords() -> dict[str, tuple]:
+    """The grid coordinates as a dataset has them (their GridIndex is set afterwards)."""
     return {
-        dim: (dim, values, dict(layout.COORD_ATTRS[dim]))
+        dim: (dim, values, attributes(dim))
         for dim, values in layout.coords().items()
     }
 
@@ -232,9 +235,10 @@ def wrap_volume(
             f"dims={dims!r} names {len(dims)} leading axes, but the array has {lead} "
             f"(shape {tuple(array.shape)})."
         )
-    return xr.DataArray(
+    wrapped = xr.DataArray(
         array, dims=(*dims, *GRID_DIMS), coords=_grid_coords(), name=name, attrs=attrs or {}
     )
+    return set_grid_indexes(wrapped)
 
 
 def from_brain_atlas(brain_atlas: Any) -> xr.Dataset:
@@ -316,4 +320,4 @@ def from_brain_atlas(brain_atlas: Any) -> xr.Dataset:
             np.asarray(image),
             {"long_name": "Allen template image averaged onto the 200 um grid", "units": "1"},
         )
-    return xr.Dataset(data_vars, coords=_grid_coords())
+    return set_grid_indexes(xr.Dataset(data_vars, coords=_grid_coords()))

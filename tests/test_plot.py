@@ -274,3 +274,51 @@ def test_demo_writes_the_pdyn_png(demo_run):
     assert picture.shape[0] > 300 and picture.shape[1] > picture.shape[0]
     assert picture[..., :3].std() > 0.05
     assert "AP +1.40 mm" in out  # the plane where Pdyn's top regions express it most
+
+
+# --- issue 10: non-finite planes, half-way planes, a user's subplot grid -------------------
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_plane_draws_nothing_and_says_why(ds, bad):
+    ax = new_ax()
+    with pytest.raises(ValueError, match=r"ap must be a finite number \(in m\)"):
+        ds.agea.plot_slice("Pdyn", ap=bad, ax=ax)
+    assert not ax.images and not ax.collections and not ax.child_axes
+    with pytest.raises(TypeError, match="ml must be a number"):
+        ds.agea.plot_slice("Pdyn", ml="left", ax=ax)
+
+
+def test_a_half_way_plane_is_the_one_iblatlas_picks(ds):
+    bc = ds.agea.to_brain_atlas().bc
+    for ap in (-2.1e-3, -2.3e-3, float(bc.i2y(10.5))):  # half-way between two planes
+        j = int(bc.y2i(ap))
+        ax = ds.agea.plot_slice("Pdyn", ap=ap, ax=new_ax())
+        plane = ds.expression.values[0][:, :, j]
+        np.testing.assert_array_equal(ax.images[0].get_array().filled(np.nan), plane.T[::-1])
+        assert f"AP {bc.yscale[j] * 1e3:+.2f} mm" in ax.get_title()
+
+
+@pytest.mark.parametrize("layout", [None, "constrained"])
+def test_colour_bars_stay_in_their_own_subplot(ds, layout):
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), layout=layout)
+    try:
+        ds.agea.plot_slice("Pdyn", ap=-2.0e-3, ax=axes[0])
+        ds.agea.plot_slice("Nrp1", ap=-2.0e-3, ax=axes[1])
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        right_of_figure = fig.bbox.x1
+        boxes = []
+        for ax in axes:
+            (bar,) = ax.child_axes  # each colour bar belongs to its own section
+            bar_box = bar.get_tightbbox(renderer)  # ticks, label and legend included
+            section = ax.get_window_extent(renderer)
+            boxes.append((ax.get_tightbbox(renderer), bar_box, section))
+            assert bar.get_window_extent(renderer).x0 > section.x1  # right of its section
+            assert bar_box.x1 <= right_of_figure
+            assert bar.get_legend() is not None  # the "no measurement" key sits on the bar
+        # the first bar (and its label) ends before anything of the second subplot begins
+        second_left = axes[1].yaxis.get_tightbbox(renderer).x0  # its DV tick labels and label
+        assert boxes[0][1].x1 < second_left
+    finally:
+        plt.close(fig)

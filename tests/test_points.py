@@ -11,7 +11,7 @@ from iblatlas import atlas as ibl_atlas
 import agea_xr
 from agea_xr import layout
 from agea_xr.layout import DXYZ, XYZ0
-from agea_xr.points import i2xyz, xyz2i
+from agea_xr.points import i2xyz, plane_position, voxel_positions, xyz2i
 from agea_xr.regions import MAPPINGS, brain_regions
 
 from .test_regions import dataset_with_label, random_label, voxel_centres
@@ -291,3 +291,98 @@ def test_at_errors(synthetic):
     shifted = synthetic.assign_coords(ml=synthetic.ml + 1e-5)
     with pytest.raises(ValueError, match="does not lie on the AGEA 200 um grid"):
         shifted.agea.at([0.0, 0.0, -3.0e-3])
+
+
+# --- issue 10 case 5: one nearest-voxel rule, iblatlas' ---------------------------------
+def half_way_points(bc) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every point half-way between two neighbouring voxel centres along one axis.
+
+    57 along x (ML), 66 along y (AP), 40 along z (DV): 163 positions, each written
+    twice: as a person types it (decimal metres) and as iblatlas computes it
+    (``bc.i2x(k + 0.5)``). The other two coordinates sit on a voxel centre.
+    Returns the points, the axis (0, 1, 2 = x, y, z) of each, and the index k.
+    """
+    rows, axes, ks = [], [], []
+    centre = bc.i2xyz(np.array([[29.0, 37.0, 17.0]]))[0]
+    for axis, n in enumerate((bc.nx, bc.ny, bc.nz)):
+        k = np.arange(n - 1)
+        ibl = bc.i2xyz(np.c_[k, k, k] + 0.5)[:, axis]
+        typed = np.round(ibl * 1e4, 6) / 1e4  # e.g. -0.0021, -0.005639
+        for values in (typed, ibl):
+            pts = np.tile(centre, (k.size, 1))
+            pts[:, axis] = values
+            rows.append(pts)
+            axes.append(np.full(k.size, axis))
+            ks.append(k)
+    return np.concatenate(rows), np.concatenate(axes), np.concatenate(ks)
+
+
+def test_half_way_points_get_iblatlas_voxel_everywhere(synthetic, synthetic_raw):
+    ba = synthetic.agea.to_brain_atlas()  # iblatlas' own BrainAtlas
+    points, axes, _ = half_way_points(ba.bc)
+    assert points.shape == (2 * 163, 3)
+    expected = ba.bc.xyz2i(points)  # iblatlas' answer
+    centres = ba.bc.i2xyz(expected)
+    np.testing.assert_array_equal(xyz2i(points), expected)
+    # at: the value and the voxel centre of iblatlas' voxel
+    got = synthetic.agea.at(points)
+    np.testing.assert_allclose(
+        np.c_[got.ml.values, got.ap.values, got.dv.values], centres, rtol=0, atol=1e-12
+    )
+    i, j, k = expected.T
+    values = synthetic_raw[:, i, k, j].T.astype(np.float32)
+    values[values == -1] = np.nan
+    np.testing.assert_array_equal(got.values, values)
+    # region_at: iblatlas' get_labels, under a lateralised mapping too
+    for mapping in ("Allen", "Beryl-lr"):
+        np.testing.assert_array_equal(
+            synthetic.agea.region_at(points, mapping=mapping).values,
+            ba.get_labels(points, mapping=mapping),
+        )
+    # the positions the seed lookup and the picture use
+    positions, inside = voxel_positions(synthetic, points)
+    assert inside.all()
+    np.testing.assert_array_equal(positions["ml"], i)
+    np.testing.assert_array_equal(positions["ap"], j)
+    np.testing.assert_array_equal(positions["dv"], k)
+    for row in range(points.shape[0]):
+        axis = axes[row]
+        dim = ("ml", "ap", "dv")[axis]
+        assert plane_position(synthetic, dim, points[row, axis]) == expected[row, axis]
+
+
+def test_half_way_rule_on_a_reversed_selection(synthetic):
+    ba = synthetic.agea.to_brain_atlas()
+    points = half_way_points(ba.bc)[0]
+    expected = ba.bc.i2xyz(ba.bc.xyz2i(points))
+    flipped = synthetic.isel(ml=slice(None, None, -1), ap=slice(None, None, -1))
+    got = flipped.agea.at(points)
+    np.testing.assert_allclose(
+        np.c_[got.ml.values, got.ap.values, got.dv.values], expected, rtol=0, atol=1e-12
+    )
+
+
+def test_plane_position_refuses_what_it_cannot_place(synthetic):
+    with pytest.raises(ValueError, match=r"ap must be a finite number \(in m\), got nan"):
+        plane_position(synthetic, "ap", float("nan"))
+    with pytest.raises(ValueError, match="ml must be a finite number.*inf"):
+        plane_position(synthetic, "ml", np.inf)
+    with pytest.raises(TypeError, match="dv must be a number"):
+        plane_position(synthetic, "dv", "deep")
+    with pytest.raises(ValueError, match=r"ap=0\.1 m \(\+100\.000 mm\) lies outside the grid"):
+        plane_position(synthetic, "ap", 0.1)
+    part = synthetic.isel(ap=slice(0, 10))
+    with pytest.raises(ValueError, match="lies outside this selection of the grid"):
+        plane_position(part, "ap", -2.0e-3)
+    with pytest.raises(ValueError, match="Unknown dimension 'x'"):
+        plane_position(synthetic, "x", 0.0)
+
+
+def test_points_that_are_not_numbers(synthetic):
+    with pytest.raises(ValueError, match="Points must be numbers"):
+        synthetic.agea.at([["a", "b", "c"]])
+    for bad in (np.inf, -np.inf, np.nan):
+        with pytest.raises(ValueError, match="not finite"):
+            synthetic.agea.region_at([[0.0, bad, -3.0e-3]])
+        with pytest.raises(ValueError, match="not finite"):
+            voxel_positions(synthetic, [0.0, 0.0, bad])

@@ -9,7 +9,16 @@ import xarray as xr
 
 import agea_xr
 from agea_xr import layout
-from agea_xr.regions import MAPPINGS, brain_regions, region_ids
+from agea_xr.regions import (
+    MAPPINGS,
+    brain_regions,
+    hemisphere_mask,
+    index_of_ids,
+    is_left,
+    label_from_allen_ids,
+    region_ids,
+    region_mask,
+)
 from agea_xr.testing import write_synthetic
 
 LEFT = np.arange(layout.GRID_SHAPE[0]) <= layout.LEFT_ML_MAX_INDEX
@@ -287,3 +296,119 @@ def test_sel_region_on_a_dataarray_and_empty_crop():
     assert np.isnan(out.values[~mask]).all()
     with pytest.raises(ValueError, match="holds no voxel"):
         ds.isel(ml=slice(0, 3)).agea.sel_region("CA1", crop=True)
+
+
+# --- one owner: BrainRegions facts, id -> index, hemispheres ---------------------------
+def test_n_brain_regions_is_the_length_of_iblatlas_brain_regions():
+    assert layout.N_BRAIN_REGIONS == brain_regions().id.size == 2655
+
+
+def test_index_of_ids_is_the_inverse_of_brain_regions_id():
+    br = brain_regions()
+    np.testing.assert_array_equal(index_of_ids(br.id), np.arange(br.id.size))
+    assert index_of_ids(np.array([[672, -672], [0, 997]])).shape == (2, 2)
+    assert br.acronym[index_of_ids([672, -672, 0])].tolist() == ["CP", "CP", "void"]
+    with pytest.raises(ValueError, match=r"2 structure id\(s\) are unknown.*\[5, 123456789\]"):
+        index_of_ids([672, 5, 123456789])
+    with pytest.raises(ValueError, match="fractional"):
+        index_of_ids([672.5])
+
+
+def test_is_left_decides_by_position_on_any_selection():
+    ds = agea_xr.open_sample()
+    np.testing.assert_array_equal(is_left(ds), np.broadcast_to(LEFT[:, None, None], (58, 41, 67)))
+    np.testing.assert_array_equal(is_left(ds.label.values), is_left(ds))  # numpy: the grid
+    part = ds.isel(ml=slice(None, None, -3), ap=slice(10, 12))
+    np.testing.assert_array_equal(is_left(part)[:, 0, 0], part.ml.values < 0)
+    assert is_left(part).shape == (20, 41, 2)
+    assert is_left(ds.expression).shape == (58, 41, 67)
+    np.testing.assert_array_equal(hemisphere_mask(ds, "right"), ~is_left(ds))
+    assert hemisphere_mask(ds, None).all() and hemisphere_mask(ds, None).shape == (58, 41, 67)
+    with pytest.raises(ValueError, match=r"Unknown hemisphere 'lft'.*Did you mean 'left'\?"):
+        hemisphere_mask(ds, "lft")
+    with pytest.raises(ValueError, match="lacks as a dimension"):
+        is_left(ds.isel(ml=3))
+    with pytest.raises(ValueError, match="whole AGEA grid"):
+        is_left(np.zeros((3, 41, 67)))
+
+
+# --- issue 10 case 1: label values outside BrainRegions -----------------------------------
+def test_label_of_allen_ids_is_refused_at_open_and_points_to_the_conversion(tmp_path):
+    sample = agea_xr.open_sample()
+    allen_ids = np.abs(region_ids(sample.label.values, "Allen")).astype(np.int32)
+    folder = write_synthetic(tmp_path / "agea", 2)
+    np.save(folder / layout.LABEL_FILE, allen_ids)
+    top = int(allen_ids.max())
+    assert top > layout.N_BRAIN_REGIONS
+    with pytest.raises(ValueError) as info:
+        agea_xr.open_dataset(folder)
+    message = str(info.value)
+    assert str(folder / layout.LABEL_FILE) in message
+    assert f"holds values 0 .. {top}" in message and "0 .. 2654" in message
+    assert "agea_xr.regions.label_from_allen_ids" in message
+    # and the remedy gives back iblatlas' label, exactly
+    np.testing.assert_array_equal(label_from_allen_ids(allen_ids), sample.label.values)
+
+
+def test_negative_label_indices_are_refused_at_open(tmp_path):
+    label = agea_xr.open_sample().label.values.copy()
+    label[30, 20, 30] = -3  # numpy would read the last rows of the region table
+    folder = write_synthetic(tmp_path / "agea", 2)
+    np.save(folder / layout.LABEL_FILE, label)
+    with pytest.raises(ValueError, match=r"label\.npy' holds values -3 \.\. \d+.*1 voxel\(s\)"):
+        agea_xr.open_dataset(folder)
+
+
+def test_bad_label_attached_by_hand_is_refused_not_wrapped():
+    ds = agea_xr.open_sample()
+    bad = ds.label.copy(data=ds.label.values.astype(np.int64))
+    bad[0, 0, 0] = -3
+    da = ds.expression.assign_coords(label=bad)
+    for call in (
+        lambda: da.agea.region_mask("CP"),
+        lambda: da.agea.regions("Beryl"),
+        lambda: da.agea.region_at([[0.0, 0.0, -3.0e-3]]),
+    ):
+        with pytest.raises(ValueError, match=r"The label volume holds values -3 \.\."):
+            call()
+    with pytest.raises(ValueError, match="holds values 0 .. 5000.*label_from_allen_ids"):
+        region_ids(np.array([0, 5000]))
+
+
+# --- region_mask(descendants=False) -----------------------------------------------------------
+@pytest.mark.parametrize(
+    ("region", "region_id", "mapping"),
+    [
+        ("CA1", 382, "Allen"),
+        ("CP", 672, "Beryl"),
+        ("CP", -672, "Beryl-lr"),
+        ("HPF", 1089, "Cosmos"),
+    ],
+)
+def test_region_mask_without_descendants_is_the_voxels_labelled_exactly(
+    any_ds, region, region_id, mapping
+):
+    ids = region_ids(any_ds.label.values, mapping)
+    expected = np.abs(ids) == abs(region_id)
+    if region_id < 0:
+        expected &= LEFT[:, None, None]
+    got = region_mask(any_ds, region_id, mapping=mapping, descendants=False)
+    np.testing.assert_array_equal(got.values, expected)
+    assert got.attrs["long_name"].startswith("voxels labelled exactly")
+
+
+def test_region_mask_without_descendants_on_the_sample():
+    ds = agea_xr.open_sample()
+    # midbrain: 634 voxels carry the label MB itself, 4729 are MB or a region inside it
+    exact = region_mask(ds, "MB", descendants=False)
+    allen = np.abs(ds.agea.regions("Allen").values)
+    np.testing.assert_array_equal(exact.values, allen == 313)
+    assert int(exact.sum()) == 634
+    assert int(region_mask(ds, "MB").sum()) == 4729
+    assert not region_mask(ds, "CA1", descendants=False).any()  # only its layers are labels
+    with pytest.raises(ValueError, match="'HPF'.*not a region of the Beryl mapping.*descendants"):
+        region_mask(ds, "HPF", mapping="Beryl", descendants=False)
+    with pytest.raises(ValueError, match="finer than the Cosmos mapping"):
+        region_mask(ds, "CA1", mapping="Cosmos", descendants=False)
+    with pytest.raises(TypeError, match="descendants must be True or False"):
+        region_mask(ds, "CA1", descendants="no")

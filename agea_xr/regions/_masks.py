@@ -310,7 +310,7 @@ def sel_region(
         out = obj.copy()
         for name, var in obj.data_vars.items():
             if var.dtype.kind == "f" and set(GRID_DIMS) <= set(var.dims):
-                out[name] = var.where(mask)
+                out[name] = var.where(mask).variable  # no coordinates to merge
     else:
         out = obj.where(mask)
     if crop:
