@@ -19,8 +19,8 @@ import xarray as xr
 
 from . import layout
 from .conventions import attributes
-from .layout import DIMS2XYZ, DXYZ, GRID_DIMS, GRID_SHAPE, IORIGIN, XYZ0, XYZ2DIMS
 from .grid_index import set_grid_indexes
+from .layout import DIMS2XYZ, DXYZ, GRID_DIMS, GRID_SHAPE, IORIGIN, XYZ0, XYZ2DIMS
 from .release import check_label
 
 __all__ = [
@@ -174,10 +174,7 @@ def to_brain_atlas(obj: xr.Dataset | xr.DataArray):
 
 def _grid_coords() -> dict[str, tuple]:
     """The grid coordinates as a dataset has them (their GridIndex is set afterwards)."""
-    return {
-        dim: (dim, values, attributes(dim))
-        for dim, values in layout.coords().items()
-    }
+    return {dim: (dim, values, attributes(dim)) for dim, values in layout.coords().items()}
 
 
 def wrap_volume(
