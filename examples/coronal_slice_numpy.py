@@ -1,6 +1,7 @@
 """Coronal slices of Pdyn and Nrp1 with region boundaries, drawn with plain matplotlib.
 
-Run: ``python examples/coronal_slice_numpy.py --out figures/`` (offline). Writes
+Run: ``python examples/coronal_slice_numpy.py --out figures/`` (offline; ``--source
+FOLDER`` for a full release). Writes
 ``coronal_slices.png``: the two genes of the bundled sample at 1.0 mm anterior to
 bregma, in millimetres (dorsal up, right hemisphere on the right), with the Beryl
 region boundaries of the label volume and unmeasured voxels in grey.
@@ -43,6 +44,10 @@ def boundary_segments(ids: np.ndarray, x: np.ndarray, y: np.ndarray) -> list:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("."), help="folder for the figure")
+    parser.add_argument(
+        "--source",
+        help="a release folder or URL, e.g. the full release (default: the bundled sample)",
+    )
     args = parser.parse_args(argv)
 
     import matplotlib
@@ -51,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     import matplotlib.pyplot as plt
     from matplotlib.collections import LineCollection
 
-    ds = agea_xr.open_sample()
+    ds = agea_xr.open_dataset(args.source) if args.source else agea_xr.open_sample()
     coronal = ds.sel(ap=AP, method="nearest")  # one AP plane: dims (experiment, ml, dv)
     regions = region_ids(coronal.label.values, "Beryl")  # (ml, dv) Allen structure ids
     x, y = edges_mm(ds.ml.values), edges_mm(ds.dv.values)
@@ -70,7 +75,8 @@ def main(argv: list[str] | None = None) -> None:
         ax.set_xlabel("ml (mm from bregma, right +)")
         ax.set_ylabel("dv (mm from bregma, dorsal +)")
         fig.colorbar(mesh, ax=ax, shrink=0.8, label="expression energy")
-    fig.suptitle("Allen ISH (bundled sample); white: Beryl region boundaries; grey: no data")
+    data = "full release" if args.source else "bundled sample"
+    fig.suptitle(f"Allen ISH ({data}); white: Beryl region boundaries; grey: no data")
     args.out.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.out / FIGURES[0], dpi=110)
     print(f"wrote {args.out / FIGURES[0]}")

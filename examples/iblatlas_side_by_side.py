@@ -6,6 +6,7 @@ memmap and the atlas; here the same three objects are built from the bundled
 sample exactly as ``load()`` and ``load_atlas()`` build them (the sample has 2
 experiments, not 4,345, and no ``image.npy``, so ``load()`` itself cannot open it).
 Each task is then done both ways and the results are compared value for value.
+``--source FOLDER`` runs the same on a local copy of the full release.
 """
 
 from __future__ import annotations
@@ -52,10 +53,16 @@ def load_like_iblatlas(folder: Path):
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("."), help="unused: no figure")
-    parser.parse_args(argv)
+    parser.add_argument(
+        "--source",
+        type=Path,
+        help="a local release folder, e.g. the full release (default: the bundled sample)",
+    )
+    args = parser.parse_args(argv)
 
-    df_genes, expression, atlas_agea = load_like_iblatlas(agea_xr.sample_path())
-    ds = agea_xr.open_sample()
+    folder = args.source or agea_xr.sample_path()
+    df_genes, expression, atlas_agea = load_like_iblatlas(folder)
+    ds = agea_xr.open_dataset(folder)
 
     # 1. One gene's volume(s), -1 -> NaN ------------------------------------------
     rows = np.flatnonzero(df_genes["gene"] == GENE)

@@ -1,6 +1,7 @@
 """Open the bundled sample, look at what is in it, select a gene and a voxel.
 
-Run: ``python examples/open_sample.py`` (offline, a second or two). The page
+Run: ``python examples/open_sample.py`` (offline, a second or two), or
+``python examples/open_sample.py --source ~/agea`` on a full release. The page
 "Getting started" of the documentation walks through the same steps.
 """
 
@@ -15,9 +16,14 @@ import agea_xr
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("."), help="unused: no figure")
-    parser.parse_args(argv)
+    parser.add_argument(
+        "--source",
+        help="a release folder or URL, e.g. the full release (default: the bundled sample)",
+    )
+    args = parser.parse_args(argv)
 
-    ds = agea_xr.open_sample()  # two real Allen experiments: Pdyn and Nrp1
+    # the bundled sample holds two real Allen experiments: Pdyn and Nrp1
+    ds = agea_xr.open_dataset(args.source) if args.source else agea_xr.open_sample()
     print(ds)
 
     # Every experiment of a gene, by symbol (a gene may have several experiments).

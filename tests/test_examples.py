@@ -3,18 +3,24 @@
 Each example runs in its own subprocess, as a user would run it, with
 ``--out <tmp dir>``; a failing example fails its test. Examples that declare
 ``FIGURES`` must write each of those PNG files into the output folder (the docs
-build runs the same scripts to draw the figures of the pages).
+build runs the same scripts to draw the figures of the pages). Every example also
+takes ``--source FOLDER`` to run on another release (the full one) instead of the
+bundled sample.
 """
 
 from __future__ import annotations
 
 import ast
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+import agea_xr
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SCRIPTS = sorted(EXAMPLES.glob("*.py"))
@@ -31,10 +37,10 @@ def declared_figures(script: Path) -> tuple[str, ...]:
     return ()
 
 
-def run_example(script: Path, out: Path) -> subprocess.CompletedProcess:
+def run_example(script: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "MPLBACKEND": "Agg"}
     return subprocess.run(
-        [sys.executable, str(script), "--out", str(out)],
+        [sys.executable, str(script), "--out", str(out), *extra],
         capture_output=True,
         text=True,
         cwd=out,
@@ -61,6 +67,35 @@ def test_example_runs(script, tmp_path):
         data = figure.read_bytes()
         assert data.startswith(PNG_SIGNATURE), f"{name} is not a PNG"
         assert len(data) > 10_000, f"{name} is suspiciously small ({len(data)} bytes)"
+
+
+@pytest.fixture(scope="module")
+def release_copy(tmp_path_factory) -> Path:
+    """The bundled sample's files copied to a folder of their own: a release elsewhere."""
+    folder = tmp_path_factory.mktemp("release") / "agea"
+    shutil.copytree(agea_xr.sample_path(), folder)
+    return folder
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=[p.stem for p in SCRIPTS])
+def test_example_reads_its_source(script, tmp_path):
+    """``--source`` is what the example opens: a missing folder fails naming it."""
+    missing = tmp_path / "no-release"
+    done = run_example(script, tmp_path, "--source", str(missing))
+    assert done.returncode != 0
+    assert str(missing) in done.stderr
+
+
+def test_an_example_on_another_release_folder(tmp_path, release_copy):
+    """The same data in another folder: the same results, from that folder."""
+    default = run_example(EXAMPLES / "open_sample.py", tmp_path)
+    copied = run_example(EXAMPLES / "open_sample.py", tmp_path, "--source", str(release_copy))
+    assert copied.returncode == 0, copied.stderr
+    assert re.search(rf"source: +{re.escape(str(release_copy))}\n", copied.stdout)
+    assert str(agea_xr.sample_path()) not in copied.stdout
+    assert copied.stdout.replace(str(release_copy), "SOURCE") == default.stdout.replace(
+        str(agea_xr.sample_path()), "SOURCE"
+    )
 
 
 def test_side_by_side_agrees_with_numpy(tmp_path):

@@ -15,7 +15,6 @@ import xarray as xr
 import agea_xr
 from agea_xr import layout
 from agea_xr._files import safe_write
-from agea_xr.cli import main
 from agea_xr.encoding import netcdf_attr, netcdf_encoding
 from agea_xr.export import subset
 from agea_xr.formats import format_of
@@ -511,27 +510,6 @@ def test_accessor_and_dataarray_export(synthetic_dir, tmp_path):
     path = ds.expression.isel(experiment=[0, 1]).agea.export(tmp_path / "b.nc")
     back = agea_xr.open_export(path)
     np.testing.assert_array_equal(back.expression.values, ds.expression.values[:2])
-
-
-def test_cli_export(synthetic_dir, tmp_path, capsys):
-    out = tmp_path / "pdyn.nc"
-    args = ["export", str(out), "--source", str(synthetic_dir), "--genes", "Pdyn"]
-    assert main([*args, "--region", "CA1"]) == 0
-    captured = capsys.readouterr()
-    assert captured.out.startswith(f"wrote {out} (")
-    assert "export pdyn.nc" in captured.err  # the progress bar
-    ds = agea_xr.open_dataset(synthetic_dir)
-    back = agea_xr.open_export(out)
-    np.testing.assert_array_equal(
-        back.expression.values, sel_region(ds.sel(gene="Pdyn"), "CA1", crop=True).expression
-    )
-    assert main([*args, "--no-progress"]) == 1
-    assert "already exists" in capsys.readouterr().err
-    assert main([*args, "--no-progress", "--overwrite", "--variant", "processed"]) == 0
-    assert capsys.readouterr().err == ""
-    back = agea_xr.open_export(out)
-    assert back.attrs["variant"] == "processed"
-    assert back.expression.shape == (1, *layout.GRID_SHAPE)
 
 
 def test_demo_writes_a_netcdf_export(demo_run):

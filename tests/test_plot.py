@@ -10,7 +10,6 @@ from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 
 import agea_xr
-from agea_xr.cli import main
 from agea_xr.plot import boundary_segments
 from agea_xr.regions import region_ids
 
@@ -243,26 +242,6 @@ def test_plot_errors(ds):
 
 
 # --- command line ---------------------------------------------------------------------
-def test_cli_plot_writes_a_png(tmp_path, capsys):
-    out = tmp_path / "pdyn.png"
-    assert main(["plot", "Pdyn", "--ap", "1.0", "--sample", "-o", str(out), "--dpi", "50"]) == 0
-    assert capsys.readouterr().out.strip() == str(out)
-    picture = matplotlib.image.imread(out)
-    assert picture.shape[2] in (3, 4)
-    assert picture.shape[1] > picture.shape[0]  # a coronal section is wider than tall
-    assert picture[..., :3].std() > 0.05
-
-
-def test_cli_plot_errors_are_one_line(tmp_path, capsys):
-    out = tmp_path / "x.png"
-    assert main(["plot", "Pdyn", "--ap", "100", "--sample", "-o", str(out)]) == 1
-    err = capsys.readouterr().err
-    assert err.startswith("agea-xr plot: error: ap=0.1 m (+100.000 mm) lies outside the grid")
-    assert not out.exists()
-    assert main(["plot", "Pdyn", "--ap", "1", "--sample", "-o", str(tmp_path / "no/x.png")]) == 1
-    assert "does not exist" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["plot", "Pdyn", "--ap", "1", "--ml", "1", "--sample", "-o", str(out)])
 
 
 def test_demo_writes_the_pdyn_png(demo_run):

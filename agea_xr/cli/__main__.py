@@ -2,6 +2,9 @@
 
 import sys
 
-from . import main
+try:
+    from . import main
+except KeyboardInterrupt:  # pragma: no cover - interrupted while importing
+    sys.exit(130)
 
 sys.exit(main())

@@ -13,15 +13,18 @@ import contextlib
 import sys
 from collections.abc import Iterator
 
+from . import _options
+
 __all__ = ["register", "run_correlate", "run_find", "run_regions"]
 
 SCHEDULERS = ("threads", "processes", "synchronous", "distributed")
+#: Seconds a computation runs before its progress bar appears.
+PROGRESS_DELAY = 1.0
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("path", nargs="?", help="AGEA folder or fsspec URL (default: the local cache)")
-    p.add_argument("--sample", action="store_true", help="use the bundled sample (offline)")
-    p.add_argument("--variant", choices=("raw", "processed"), default="raw")
+    _options.add_source(p)
+    _options.add_variant(p)
     p.add_argument("--csv", metavar="FILE", help="write the full result to a CSV file")
     p.add_argument(
         "--scheduler",
@@ -32,7 +35,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--address", help="address of a running dask.distributed scheduler (tcp://host:8786)"
     )
-    p.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
+    _options.add_progress(p)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -45,10 +48,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--sample --gene Pdyn --mapping Cosmos",
     )
     _common(p)
-    p.add_argument("--mapping", default="Beryl", help="region mapping (default Beryl)")
+    _options.add_genes(p)
+    _options.add_mapping(p)
     p.add_argument("--stat", default="mean", help="mean, median, std, count, fraction_measured")
     p.add_argument("--hemisphere", choices=("left", "right", "split"), help="default: both")
-    p.add_argument("--gene", action="append", help="only this gene (repeatable)")
     p.add_argument(
         "--combine-genes", action="store_true", help="pool the experiments of each gene"
     )
@@ -63,17 +66,27 @@ def register(sub: argparse._SubParsersAction) -> None:
         "agea-xr correlate --seed -1.5 -2.0 -1.5",
     )
     _common(p)
+    _options.add_genes(p, help="only this gene's experiments (repeatable)")
     seed = p.add_mutually_exclusive_group(required=True)
     seed.add_argument(
         "--seed",
         nargs=3,
-        type=float,
+        type=_options.millimetres("--seed"),
         metavar=("ML", "AP", "DV"),
         help="seed point in mm from bregma (ML right+, AP anterior+, DV dorsal+)",
     )
-    seed.add_argument("--seed-region", nargs="+", metavar="ACRONYM", help="seed region(s)")
-    p.add_argument("--min-experiments", type=int, default=10, help="default 10")
-    p.add_argument("--top", type=int, default=20, help="voxels to print (default 20)")
+    seed.add_argument(
+        "--seed-region", action="append", metavar="ACRONYM", help="seed region (repeatable)"
+    )
+    p.add_argument(
+        "--min-experiments",
+        type=_options.count("--min-experiments"),
+        default=10,
+        help="default 10",
+    )
+    p.add_argument(
+        "--top", type=_options.count("--top"), default=20, help="voxels to print (default 20)"
+    )
     p.add_argument(
         "--include-void",
         action="store_true",
@@ -89,23 +102,41 @@ def register(sub: argparse._SubParsersAction) -> None:
         "Example: agea-xr find --target CA1 --contrast HPF",
     )
     _common(p)
-    p.add_argument("--target", nargs="+", required=True, metavar="ACRONYM")
-    p.add_argument("--contrast", nargs="+", metavar="ACRONYM", help="default: rest of brain")
-    p.add_argument("--mapping", default="Allen", help="region mapping (default Allen)")
+    _options.add_genes(p, help="rank only this gene's experiments (repeatable)")
+    p.add_argument(
+        "--target",
+        action="append",
+        required=True,
+        metavar="ACRONYM",
+        help="target region (repeatable)",
+    )
+    p.add_argument(
+        "--contrast",
+        action="append",
+        metavar="ACRONYM",
+        help="contrast region (repeatable; default: the rest of the brain)",
+    )
+    _options.add_mapping(p)
     p.add_argument("--hemisphere", choices=("left", "right"), help="default: both")
     p.add_argument("--per-gene", action="store_true", help="one row per gene")
     p.add_argument("--sort-by", default="effect_size", help="effect_size (default), fold_change…")
-    p.add_argument("--min-voxels", type=int, default=3, help="default 3")
-    p.add_argument("--top", type=int, default=20, help="rows to print (default 20)")
+    p.add_argument(
+        "--min-voxels", type=_options.count("--min-voxels"), default=3, help="default 3"
+    )
+    p.add_argument(
+        "--top", type=_options.count("--top"), default=20, help="rows to print (default 20)"
+    )
     p.set_defaults(func=run_find)
 
 
 # --- shared machinery -------------------------------------------------------------
 def _open(args: argparse.Namespace):
-    from ..api import open_dataset
-    from ..sample import sample_path
-
-    return open_dataset(sample_path() if args.sample else args.path, variant=args.variant)
+    """Check the outputs and the mapping first, then open the data (before any work)."""
+    if args.csv:
+        _options.output_file(args.csv, "--csv")
+    if hasattr(args, "mapping"):
+        _options.check_mapping(args)
+    return _options.open_source(args)
 
 
 @contextlib.contextmanager
@@ -127,17 +158,24 @@ def _compute_context(args: argparse.Namespace) -> Iterator[None]:
             else Client(processes=True, dashboard_address=":0")
         )
         try:
-            if not args.no_progress:
+            if args.progress:
                 print(f"dask dashboard (progress): {client.dashboard_link}", file=sys.stderr)
             yield
         finally:
             client.close()
         return
     with dask.config.set(scheduler=args.scheduler), contextlib.ExitStack() as stack:
-        if not args.no_progress:
-            from dask.diagnostics import ProgressBar
+        if args.progress:
+            from tqdm.auto import tqdm
+            from tqdm.dask import TqdmCallback
 
-            stack.enter_context(ProgressBar(minimum=1.0, out=sys.stderr))
+            # tqdm.auto: a widget in notebooks, a bar on stderr in a terminal; shown
+            # only for computations longer than a second
+            stack.enter_context(
+                TqdmCallback(
+                    tqdm_class=tqdm, delay=PROGRESS_DELAY, file=sys.stderr, desc=args.command
+                )
+            )
         yield
 
 
@@ -165,8 +203,6 @@ def run_regions(args: argparse.Namespace) -> int:
     from ..analysis import region_expression
 
     ds = _open(args)
-    if args.gene:
-        ds = ds.sel(gene=list(args.gene))
     with _compute_context(args):
         result = region_expression(
             ds,
@@ -222,6 +258,7 @@ def run_correlate(args: argparse.Namespace) -> int:
 
     from ..analysis import seed_correlation
     from ..regions import brain_regions
+    from ._errors import for_cli
 
     ds = _open(args)
     if args.seed is not None:
@@ -255,7 +292,7 @@ def run_correlate(args: argparse.Namespace) -> int:
     table = table.sort_values("r", ascending=False, kind="stable").reset_index(drop=True)
     _write_csv(table, args.csv)
     print(
-        f"{r.attrs['description']}: {len(table):,} voxels{where} with at least "
+        f"{for_cli(r.attrs['description'])}: {len(table):,} voxels{where} with at least "
         f"{args.min_experiments} experiments measured at both; top {args.top}:"
     )
     _print_table(table.head(args.top))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from . import _options
+
 __all__ = ["register", "run"]
 
 
@@ -14,15 +16,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="download the release into the local cache (verified, resumable)",
         description="Download the AGEA release (the table, label.npy, image.npy and one "
         "binary) into the local cache, verify it and record it in the cache manifest; say "
-        "whether the cache was already current. An interrupted download resumes. "
-        "Example: agea-xr download --variant processed",
+        "whether the cache was already current. An interrupted download resumes. --check "
+        "re-hashes the cached files first; --check --offline does only that, without the "
+        "network. Example: agea-xr download --variant processed",
     )
-    p.add_argument(
-        "--variant",
-        choices=("raw", "processed"),
-        default="raw",
-        help="which binary to fetch (default: raw)",
+    _options.add_source(
+        p,
+        exports=False,
+        sample=False,
+        help="release folder or URL to download from (default: the official IBL bucket)",
     )
+    _options.add_variant(p)
     p.add_argument(
         "--cache-dir",
         metavar="D",
@@ -34,13 +38,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="re-verify the sha256 of the cached files first (replaces damaged ones)",
     )
     p.add_argument(
-        "--source",
-        metavar="URL",
-        help="release folder to download from (default: the official IBL bucket)",
+        "--offline",
+        action="store_true",
+        help="leave the source alone: only report what the cache holds (with --check: "
+        "after re-hashing it); exit code 1 if files are missing",
     )
-    p.add_argument("--endpoint-url", metavar="URL", help="S3 endpoint of a mirror")
-    p.add_argument("--anon", action="store_true", help="read the source anonymously")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _options.add_progress(p)
     p.set_defaults(func=run)
 
 
@@ -49,30 +52,29 @@ def run(args: argparse.Namespace) -> int:
     from ..fetch import sync
     from ..layout import BUCKET_URL
 
-    options = {}
-    if args.endpoint_url:
-        options["endpoint_url"] = args.endpoint_url
-    if args.anon:
-        options["anon"] = True
+    variant = args.variant or _options.DEFAULT_VARIANT
     report = sync(
         args.source or BUCKET_URL,
-        variant=args.variant,
+        variant=variant,
         cache_dir=args.cache_dir,
-        storage_options=options,
-        progress=not args.no_progress,
+        storage_options=_options.storage_options(args),
+        progress=args.progress,
         check=args.check,
+        offline=args.offline,
     )
-    if report.checked:
-        print(f"checked (sha256): {', '.join(report.checked)}")
-    if report.removed:
-        print(f"failed verification, removed: {', '.join(report.removed)}")
+    if report.summary():
+        print(report.summary())
     if report.reused_iblatlas:
         print(f"using iblatlas' existing copy: {report.folder}")
-    if report.downloaded:
-        print(f"downloaded: {', '.join(report.downloaded)}")
+    if report.offline:
+        state = (
+            f"incomplete (run `agea-xr download --variant {variant}` to fetch the missing files)"
+            if report.missing
+            else "complete"
+        )
+        print(f"{variant} release {report.version} in {report.folder}: cache {state}, offline")
+        return 1 if report.missing else 0
     state = "current" if report.was_current else "updated"
-    print(
-        f"{args.variant} release {report.version} from {report.source}: "
-        f"cache {state} in {report.folder}"
-    )
+    where = f"{report.source}: cache {state} in {report.folder}"
+    print(f"{variant} release {report.version} from {where}")
     return 0

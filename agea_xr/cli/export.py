@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from . import _options
+
 __all__ = ["register", "run"]
 
 
@@ -15,26 +17,28 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Write an AGEA dataset to a netCDF file (OUT.nc: float32, lossless, "
         "readable by any netCDF tool) or a Zarr store (OUT.zarr: float16, compact, lazily "
         "readable locally or from object storage), whole or a subset. The file appears "
-        "only once complete. Example: agea-xr export pdyn-ca1.nc --genes Pdyn --region CA1",
+        "only once complete. Example: agea-xr export pdyn-ca1.nc --gene Pdyn --region CA1",
     )
     p.add_argument("out", metavar="OUT", help="target: *.nc (netCDF) or *.zarr (Zarr)")
-    source = p.add_mutually_exclusive_group()
-    source.add_argument(
-        "--source", help="AGEA folder or fsspec URL to export (default: the local cache)"
-    )
-    source.add_argument("--sample", action="store_true", help="export the bundled sample")
-    p.add_argument("--variant", choices=("raw", "processed"), default="raw")
-    p.add_argument("--genes", nargs="+", metavar="GENE", help="keep these genes' experiments")
+    _options.add_source(p)
+    _options.add_variant(p)
+    _options.add_genes(p, help="keep this gene's experiments (repeatable)")
     p.add_argument(
-        "--experiments", nargs="+", type=int, metavar="ID", help="keep these experiment ids"
+        "--experiment",
+        action="append",
+        dest="experiments",
+        type=_options.experiment_id("--experiment"),
+        metavar="ID",
+        help="keep this experiment id (repeatable)",
     )
     p.add_argument(
         "--region",
-        nargs="+",
+        action="append",
         metavar="REGION",
-        help="keep these regions (acronyms or Allen ids): NaN elsewhere, cropped to their box",
+        help="keep this region (acronym or Allen id; repeatable): NaN elsewhere, cropped to "
+        "the regions' box",
     )
-    p.add_argument("--mapping", default="Allen", help="region mapping (default Allen)")
+    _options.add_mapping(p, help="region mapping of --region")
     p.add_argument("--hemisphere", choices=("left", "right"), help="one hemisphere only")
     p.add_argument(
         "--no-crop",
@@ -47,23 +51,26 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--engine", choices=("netcdf4", "h5netcdf"), default="netcdf4", help="netCDF writer"
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
-    p.add_argument("--no-progress", dest="progress", action="store_false", help="no bar")
+    _options.add_decoding(p)
+    _options.add_progress(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Export and print where."""
-    from ..api import open_dataset
     from ..export import export
-    from ..sample import sample_path
+    from ..formats import format_of
 
-    source = sample_path() if args.sample else args.source
-    ds = open_dataset(source, variant=args.variant)
+    format_of(args.out, args.format)  # an unknown suffix is refused before any work
+    _options.output_file(args.out, "OUT")  # its folder exists: checked before any work
+    _options.check_mapping(args)
+    genes, args.genes = args.genes, None  # export selects the genes itself
+    ds = _options.open_source(args)
     path = export(
         ds,
         args.out,
         args.format,
-        genes=args.genes,
+        genes=genes,
         experiments=args.experiments,
         regions=args.region,
         mapping=args.mapping,
@@ -73,11 +80,5 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         progress=args.progress,
     )
-    print(f"wrote {path} ({_size(path) / 1e6:.2f} MB)")
+    print(f"wrote {path} ({_options.stored_size(path) / 1e6:.2f} MB)")
     return 0
-
-
-def _size(path) -> int:
-    if path.is_dir():
-        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-    return path.stat().st_size

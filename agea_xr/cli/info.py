@@ -1,8 +1,10 @@
-"""``agea-xr info PATH``: summarise a dataset."""
+"""``agea-xr info --source SOURCE``: summarise a dataset."""
 
 from __future__ import annotations
 
 import argparse
+
+from . import _options
 
 __all__ = ["register", "run"]
 
@@ -11,27 +13,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``info`` command."""
     p = sub.add_parser(
         "info",
-        help="summarise an AGEA folder or URL",
+        help="summarise a release folder, URL or export",
         description="Print experiments, genes, dims, coordinate ranges (mm), variant, file "
-        "sizes and data version of an AGEA dataset. Example: agea-xr info ~/agea",
+        "sizes and data version of an AGEA dataset: a release folder or URL, an exported "
+        ".nc/.zarr, the bundled sample, or (by default) the local cache, which is never "
+        "downloaded for this. Example: agea-xr info --source ~/agea",
     )
-    p.add_argument("path", nargs="?", help="folder or fsspec URL (default: the local cache)")
-    p.add_argument("--variant", choices=("raw", "processed"), default="raw")
-    p.add_argument("--sample", action="store_true", help="describe the bundled sample")
+    _options.add_source(p)
+    _options.add_variant(p)
+    _options.add_decoding(p)
+    _options.add_progress(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the summary."""
-    from ..api import open_dataset
-    from ..sample import sample_path
     from ..summary import summarize
 
-    source = sample_path() if args.sample else args.path
-    if source is None:
-        from ..fetch import cached_source
-
-        # describe the local copy; never start a 1.4 GB download just to summarise
-        source = cached_source(variant=args.variant, progress=True)
-    print(summarize(open_dataset(source, variant=args.variant, chunks=None)))
+    ds = _options.open_source(args, chunks=None, cached_only=True)
+    print(summarize(ds))
+    if args.source is not None and _options.is_export(args.source):
+        size = _options.stored_size(args.source)
+        if size is not None:
+            print(f"export: {args.source} ({size:,} B)")
     return 0

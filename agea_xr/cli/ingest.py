@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from . import _options
+
 __all__ = ["register", "run"]
 
 
@@ -25,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--zarr", action="store_true", help="write a compact Zarr store instead")
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUT_FOLDER")
-    p.add_argument("--no-progress", dest="progress", action="store_false", help="no bar")
+    _options.add_progress(p)
     p.set_defaults(func=run)
 
 
@@ -33,6 +35,9 @@ def run(args: argparse.Namespace) -> int:
     """Ingest and print where."""
     from ..ingest import ingest
 
+    _options.output_file(args.out, "OUT_FOLDER")  # its parent exists: checked before any work
+    for name in args.zips:
+        _options.input_file(name, "ZIP")
     out = ingest(
         args.zips,
         args.out,
