@@ -386,3 +386,13 @@ def test_points_that_are_not_numbers(synthetic):
             synthetic.agea.region_at([[0.0, bad, -3.0e-3]])
         with pytest.raises(ValueError, match="not finite"):
             voxel_positions(synthetic, [0.0, 0.0, bad])
+
+
+def test_sel_nearest_on_half_way_points_is_iblatlas_rule(synthetic):
+    bc = synthetic.agea.to_brain_atlas().bc
+    points, axes, _ = half_way_points(bc)
+    expected = bc.i2xyz(bc.xyz2i(points))
+    for row in range(points.shape[0]):
+        dim = ("ml", "ap", "dv")[axes[row]]
+        got = float(synthetic[dim].sel({dim: points[row, axes[row]]}, method="nearest"))
+        assert got == pytest.approx(expected[row, axes[row]], abs=1e-12), (dim, row)
