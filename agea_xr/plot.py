@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .bridge import label_of
 from .genes import gene as gene_volume
 from .layout import AP, DV, EXPERIMENT, ML, RESOLUTION_UM
 from .points import plane_position
-from .regions import check_mapping, label_of, region_ids
+from .regions import check_mapping, region_ids
 
 __all__ = ["FIGSIZE", "PLANES", "boundary_segments", "plot_slice"]
 

@@ -20,9 +20,10 @@ import numpy as np
 import xarray as xr
 
 from ._choices import check_choice, check_finite
+from .bridge import brain_regions, label_of
 from .genes import expression_of
 from .layout import DXYZ, GRID_DIMS, GRID_SHAPE, NXYZ, XYZ0, XYZ_DIMS, nearest_index
-from .regions import brain_regions, check_mapping, index_of_ids, label_of, region_ids
+from .regions import check_mapping, index_of_ids, region_ids
 
 __all__ = [
     "MODES",

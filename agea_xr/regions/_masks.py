@@ -20,7 +20,7 @@ def region_volume(obj: xr.Dataset | xr.DataArray, mapping: str = "Allen") -> xr.
     """The region id of every voxel, under a mapping.
 
     Equal to iblatlas ``BrainAtlas.get_labels(xyz, mapping=mapping)`` at every
-    voxel centre of the atlas built by :func:`agea_xr.points.to_brain_atlas`.
+    voxel centre of the atlas built by :func:`agea_xr.bridge.to_brain_atlas`.
 
     Parameters
     ----------
