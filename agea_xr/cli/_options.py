@@ -232,7 +232,12 @@ def open_source(args: argparse.Namespace, *, chunks: Any = "default", cached_onl
                 f"--variant {variant} does not apply to the export {source!r}: an export holds "
                 "the variant it was made from (see `agea-xr info --source ...`); drop --variant."
             )
-        ds = _open_export(open_export, source, decode, storage_options(args) or None, kwargs)
+        ds = open_export(
+            source,
+            mask_and_scale=decode,
+            storage_options=storage_options(args) or None,
+            **kwargs,
+        )
         ds.attrs["source"] = str(source)
     else:
         variant = variant or DEFAULT_VARIANT
@@ -258,18 +263,6 @@ def open_source(args: argparse.Namespace, *, chunks: Any = "default", cached_onl
                 raise KeyError(unknown_gene_message(gene, ds["gene"].values.astype(str)))
         ds = ds.sel(gene=list(dict.fromkeys(genes)))
     return ds
-
-
-def _open_export(open_export, source, decode, options, kwargs):
-    """Open an export with the decoding switch under the name :func:`open_export` has."""
-    import inspect
-
-    name = (
-        "mask_and_scale"
-        if "mask_and_scale" in inspect.signature(open_export).parameters
-        else "decode"
-    )
-    return open_export(source, storage_options=options, **{name: decode}, **kwargs)
 
 
 def check_mapping(args: argparse.Namespace) -> None:

@@ -182,8 +182,11 @@ def _compute_context(args: argparse.Namespace) -> Iterator[None]:
 def _print_table(table, note: str = "") -> None:
     import pandas as pd
 
-    with pd.option_context("display.width", 200):
-        print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if table.empty:  # pandas would print "Empty DataFrame"; the header says what is absent
+        print("  ".join(map(str, table.columns)))
+    else:
+        with pd.option_context("display.width", 200):
+            print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     if note:
         print(note)
 
