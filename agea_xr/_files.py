@@ -18,7 +18,7 @@ from typing import BinaryIO
 
 from .remote import is_url
 
-__all__ = ["check_local", "open_new", "remove", "safe_write"]
+__all__ = ["check_local", "open_new", "remove", "remove_stale", "safe_write"]
 
 
 def remove(path: Path) -> None:
@@ -97,6 +97,64 @@ def check_local(path: str | os.PathLike) -> None:
         )
 
 
+#: What marks the temporary of a write in progress: ``.NAME.partial-PID-TAG``.
+_PARTIAL = ".partial-"
+
+
+def _running(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this machine."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # another user's process, or cannot tell: keep its file
+    return True
+
+
+def remove_stale(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporaries of killed writes to ``path``; return those removed.
+
+    A temporary ``.NAME.partial-PID-TAG`` is stale when process ``PID`` no
+    longer runs (a killed export or download); those of running writes are
+    kept. Temporaries of earlier versions (``.NAME.partial-TAG``, no PID) are
+    removed too.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The final path whose temporaries to look for, beside it.
+
+    Returns
+    -------
+    list of pathlib.Path
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / ".x.nc.partial-999999999-0a1b2c3d").write_bytes(b"killed")
+    >>> [p.name for p in remove_stale(folder / "x.nc")]
+    ['.x.nc.partial-999999999-0a1b2c3d']
+    """
+    path = Path(path)
+    removed = []
+    prefix = f".{path.name}{_PARTIAL}"
+    try:
+        candidates = [p for p in path.parent.iterdir() if p.name.startswith(prefix)]
+    except OSError:
+        return removed
+    for candidate in candidates:
+        pid, _, tag = candidate.name[len(prefix) :].partition("-")
+        if tag and pid.isdigit() and _running(int(pid)):
+            continue
+        remove(candidate)
+        removed.append(candidate)
+    return removed
+
+
 @contextlib.contextmanager
 def safe_write(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
     """Write to a temporary name beside ``path``, then move it into place.
@@ -114,10 +172,14 @@ def safe_write(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Pat
     overwrite : bool, default False
         Replace an existing ``path``. Checked before anything is written.
 
+    Temporaries left by a write that was killed (``.NAME.partial-PID-TAG``
+    beside ``path``, whose process ``PID`` no longer runs) are removed first.
+
     Yields
     ------
     pathlib.Path
-        The temporary path to write to (hidden, in the same folder).
+        The temporary path to write to (hidden, in the same folder), named
+        ``.NAME.partial-PID-TAG``.
 
     Raises
     ------
@@ -146,8 +208,9 @@ def safe_write(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Pat
         raise FileNotFoundError(
             f"The folder {str(path.parent)!r} of {str(path)!r} does not exist: create it first."
         )
+    remove_stale(path)
     tag = uuid.uuid4().hex[:8]
-    tmp = path.with_name(f".{path.name}.partial-{tag}")
+    tmp = path.with_name(f".{path.name}{_PARTIAL}{os.getpid()}-{tag}")
     try:
         yield tmp
         if not tmp.exists():

@@ -7,14 +7,23 @@ these values either (errors up to ~0.004 at a scale of 1/128). The netCDF
 encoding here is therefore float32 (exact for every float16 value) with zlib
 and byte shuffle, one experiment per HDF5 chunk, NaN as fill value.
 
-The compact Zarr form keeps float16 (the values of the release *are* float16,
-so nothing is lost), one experiment per chunk, Blosc-zstd with byte shuffle,
-optionally sharded. Missing values stay what they are in memory: NaN (decoded
-datasets) or ``-1`` (``mask=False``), both exact in float16.
+The Zarr form is float32 too, one experiment per chunk, Blosc-zstd with byte
+shuffle, optionally sharded: the float32 of a float16 value has two zero bytes
+that shuffle and zstd all but remove (7% more bytes than float16 on the real
+sample), and every reader decodes it to float32. float16 on disk is there on
+request (``dtype="float16"``, lossless for the release, whose values *are*
+float16): plain ``xr.open_zarr`` then gives float16, which dask sums in
+float16 (overflowing to inf), and no CF attribute can make xarray decode a
+NaN-filled float16 array to float32 (a ``scale_factor`` read from Zarr's JSON
+decodes to float64). Missing values are NaN.
+
+Coordinates get no ``_FillValue`` (CF forbids one on a coordinate variable).
 
 :func:`attach_default_encoding` puts the netCDF encoding on a freshly built
 dataset, so that plain ``ds.to_netcdf(path)`` already does the right thing.
-This module imports nothing heavier than numpy and xarray.
+CF attributes come from :mod:`agea_xr.conventions`; this module makes their
+values storable (:func:`netcdf_attr`). It imports nothing heavier than numpy
+and xarray.
 """
 
 from __future__ import annotations
@@ -27,16 +36,19 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .conventions import update_attributes
+from .gene_index import drop_gene_index
 from .layout import EXPERIMENT, GRID_DIMS
 
 __all__ = [
     "NETCDF_COMPLEVEL",
     "ZARR_CLEVEL",
     "attach_default_encoding",
-    "cf_attributes",
+    "chunk_like_storage",
     "netcdf_attr",
     "netcdf_encoding",
     "prepare_for_netcdf",
+    "storable_attributes",
     "zarr_encoding",
 ]
 
@@ -121,7 +133,7 @@ def netcdf_encoding(ds: xr.Dataset, chunk_experiments: int = 1) -> dict[Hashable
         ``{name: encoding}`` for ``Dataset.to_netcdf(encoding=...)``: float
         variables as float32 (float64 kept) with NaN fill, numeric volumes
         zlib-compressed with shuffle, expression volumes chunked by experiment.
-        Coordinates get an empty encoding (xarray's defaults).
+        Coordinates get no ``_FillValue`` (CF forbids one on a coordinate).
 
     Examples
     --------
@@ -132,14 +144,22 @@ def netcdf_encoding(ds: xr.Dataset, chunk_experiments: int = 1) -> dict[Hashable
     """
     out: dict[Hashable, dict] = {}
     for name, var in ds.variables.items():
-        out[name] = {} if name in ds.coords else _netcdf_variable_encoding(var, chunk_experiments)
+        if name in ds.coords:
+            out[name] = _coordinate_encoding(var)
+        else:
+            out[name] = _netcdf_variable_encoding(var, chunk_experiments)
     return out
+
+
+def _coordinate_encoding(var: xr.Variable) -> dict[str, Any]:
+    """No ``_FillValue`` on a coordinate (xarray adds NaN to float ones by default)."""
+    return {"_FillValue": None} if var.dtype.kind in "fiu" else {}
 
 
 def zarr_encoding(
     ds: xr.Dataset,
     *,
-    dtype: str | np.dtype = "float16",
+    dtype: str | np.dtype = "float32",
     chunk_experiments: int = 1,
     shard_experiments: int | None = None,
     zarr_format: int = 3,
@@ -149,9 +169,10 @@ def zarr_encoding(
     Parameters
     ----------
     ds : xarray.Dataset
-    dtype : {"float16", "float32"}, default "float16"
-        On-disk type of expression volumes. float16 is lossless for data of
-        the release (whose values are float16); NaN and ``-1`` are both exact.
+    dtype : {"float32", "float16"}, default "float32"
+        On-disk type of expression volumes. float32 decodes to float32 in every
+        reader; float16 is compact and lossless for data of the release (whose
+        values are float16; NaN is exact), but plain xarray reads it as float16.
     chunk_experiments : int, default 1
         Experiments per Zarr chunk of expression volumes (a chunk always holds
         whole volumes).
@@ -177,7 +198,7 @@ def zarr_encoding(
     >>> import agea_xr
     >>> enc = zarr_encoding(agea_xr.open_sample())
     >>> str(enc["expression"]["dtype"]), enc["expression"]["chunks"]
-    ('float16', (1, 58, 41, 67))
+    ('float32', (1, 58, 41, 67))
     """
     dtype = np.dtype(dtype)
     if dtype not in (np.dtype(np.float16), np.dtype(np.float32)):
@@ -199,7 +220,7 @@ def zarr_encoding(
     out: dict[Hashable, dict] = {}
     for name, var in ds.variables.items():
         if name in ds.coords:
-            out[name] = {}
+            out[name] = _coordinate_encoding(var)
             continue
         encoding: dict[str, Any] = {}
         if zarr_format == 3:
@@ -290,13 +311,8 @@ def _clean(attrs: Mapping[Any, Any]) -> dict[str, Any]:
     return out
 
 
-def cf_attributes(ds: xr.Dataset) -> xr.Dataset:
-    """A shallow copy of ``ds`` with netCDF-safe attributes and the CF basics.
-
-    Every variable and coordinate gets a ``long_name`` (its name, if it has
-    none), dimensionless numeric data variables ``units: "1"`` if they have
-    none, and the dataset ``Conventions: "CF-1.10"`` if it has none.
-    Attribute values are made storable with :func:`netcdf_attr`.
+def storable_attributes(ds: xr.Dataset) -> xr.Dataset:
+    """A shallow copy of ``ds`` whose attribute values netCDF can store (:func:`netcdf_attr`).
 
     Parameters
     ----------
@@ -308,33 +324,29 @@ def cf_attributes(ds: xr.Dataset) -> xr.Dataset:
 
     Examples
     --------
-    >>> import agea_xr
-    >>> out = cf_attributes(agea_xr.open_sample())
-    >>> out.label.attrs["units"], out.attrs["Conventions"]
-    ('1', 'CF-1.10')
+    >>> import xarray as xr
+    >>> storable_attributes(xr.Dataset(attrs={"flag": True, "none": None})).attrs
+    {'flag': 1}
     """
     out = ds.copy(deep=False)
     for name in out.variables:
-        var = out[name].variable
-        attrs = _clean(var.attrs)
-        attrs.setdefault("long_name", str(name))
-        if name in out.data_vars and var.dtype.kind in "fiu":
-            attrs.setdefault("units", "1")
-        var.attrs = attrs
+        variable = out[name].variable
+        variable.attrs = _clean(variable.attrs)
     out.attrs = _clean(ds.attrs)
-    out.attrs.setdefault("Conventions", "CF-1.10")
     return out
 
 
-def prepare_for_netcdf(ds: xr.Dataset) -> xr.Dataset:
-    """What :func:`agea_xr.export` writes to netCDF: CF attributes, plain indexes.
+def chunk_like_storage(ds: xr.Dataset, experiments: int) -> xr.Dataset:
+    """Dask chunks of whole volumes, ``experiments`` per chunk, on the volume variables.
 
-    The custom :class:`~agea_xr.gene_index.GeneIndex` is dropped (the ``gene``
-    coordinate itself is kept; :func:`agea_xr.open_export` sets the index back).
+    Writers write one dask chunk per task: chunks that hold whole stored chunks
+    (or shards) never share one between two tasks.
 
     Parameters
     ----------
     ds : xarray.Dataset
+    experiments : int
+        Experiments per dask chunk.
 
     Returns
     -------
@@ -343,10 +355,41 @@ def prepare_for_netcdf(ds: xr.Dataset) -> xr.Dataset:
     Examples
     --------
     >>> import agea_xr
-    >>> "gene" in prepare_for_netcdf(agea_xr.open_sample()).xindexes
-    False
+    >>> chunk_like_storage(agea_xr.open_sample(), 1).expression.chunks[0]
+    (1, 1)
     """
-    out = cf_attributes(ds)
-    if "gene" in out.xindexes:
-        out = out.drop_indexes("gene")
+    out = ds.copy(deep=False)
+    for name, var in ds.data_vars.items():
+        if EXPERIMENT in var.dims:
+            chunks = {d: experiments if d == EXPERIMENT else -1 for d in var.dims}
+            out[name] = var.variable.chunk(chunks)
     return out
+
+
+def prepare_for_netcdf(ds: xr.Dataset, history: str | None = None) -> xr.Dataset:
+    """What :func:`agea_xr.export` writes to netCDF: CF attributes, plain indexes.
+
+    The attributes of :mod:`agea_xr.conventions` (with a ``history`` entry),
+    made storable by :func:`netcdf_attr`. The custom
+    :class:`~agea_xr.gene_index.GeneIndex` is dropped (the ``gene`` coordinate
+    itself is kept; :func:`agea_xr.open_export` sets the index back).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+    history : str, optional
+        What is written, for the ``history`` attribute.
+
+    Returns
+    -------
+    xarray.Dataset
+        A shallow copy: ``ds`` is not changed.
+
+    Examples
+    --------
+    >>> import agea_xr
+    >>> out = prepare_for_netcdf(agea_xr.open_sample(), "export to netCDF")
+    >>> "gene" in out.xindexes, out.attrs["Conventions"]
+    (False, 'CF-1.10')
+    """
+    return drop_gene_index(storable_attributes(update_attributes(ds, history=history)))

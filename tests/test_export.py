@@ -18,6 +18,7 @@ from agea_xr._files import safe_write
 from agea_xr.encoding import netcdf_attr, netcdf_encoding
 from agea_xr.export import subset
 from agea_xr.formats import format_of
+from agea_xr.gene_index import drop_gene_index
 from agea_xr.reader import ExperimentFile
 from agea_xr.regions import brain_regions, region_ids, sel_region
 from agea_xr.testing import synthetic_values, write_synthetic
@@ -134,7 +135,8 @@ def test_export_netcdf_round_trip_and_agea_works_after(
     assert path == tmp_path / "all.nc"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["all.nc"]
     back = agea_xr.open_export(path)
-    np.testing.assert_array_equal(back.expression.values, expected(synthetic_raw, masked))
+    # mask=False data too: the file holds NaN for missing values, as any export
+    np.testing.assert_array_equal(back.expression.values, decoded(synthetic_raw))
     assert back.attrs["citation"] == layout.CITATION
     assert back.gene.dtype == object
     # the gene index is back: every experiment of a repeated gene
@@ -144,9 +146,10 @@ def test_export_netcdf_round_trip_and_agea_works_after(
     assert len(back.expression.sel(gene="Gene0002").experiment) == 2
     # plain xarray reopening: .agea works as on the original
     plain = xr.open_dataset(path, engine=engine)
+    reference = agea_xr.open_dataset(ds.attrs["source"])  # decoded, as the file is
     for reopened in (back, plain):
-        xr.testing.assert_equal(reopened.agea.gene("Gene0002"), ds.agea.gene("Gene0002"))
-        xr.testing.assert_equal(reopened.agea.regions("Beryl"), ds.agea.regions("Beryl"))
+        xr.testing.assert_equal(reopened.agea.gene("Gene0002"), reference.agea.gene("Gene0002"))
+        xr.testing.assert_equal(reopened.agea.regions("Beryl"), reference.agea.regions("Beryl"))
         xr.testing.assert_equal(
             reopened.agea.region_mask("CA1").drop_attrs(), ds.agea.region_mask("CA1").drop_attrs()
         )
@@ -176,32 +179,54 @@ def test_netcdf_attributes_are_made_storable(synthetic_dir, tmp_path):
 
 
 # --- export: Zarr -------------------------------------------------------------------
-def test_export_zarr_round_trip_is_compact_and_exact(ds, masked, synthetic_raw, tmp_path):
+def test_export_zarr_round_trip_is_exact_and_float32_everywhere(
+    ds, masked, synthetic_raw, tmp_path
+):
     import zarr
 
     path = agea_xr.export(ds, tmp_path / "all.zarr")
     array = zarr.open_array(str(path / "expression"), mode="r")
-    assert array.dtype == np.float16
+    assert array.dtype == np.float32
     assert array.chunks == (1, *layout.GRID_SHAPE)
     assert array.shards == (N_SYNTHETIC, *layout.GRID_SHAPE)  # one shard: 12 < 32
     assert "zstd" in str(array.compressors[0])
     back = agea_xr.open_export(path)
     assert back.expression.dtype == np.float32
     assert back.expression.chunks[0] == (N_SYNTHETIC,)
-    np.testing.assert_array_equal(back.expression.values, expected(synthetic_raw, masked))
+    # mask=False data too: NaN, not -1, in open_export and in plain xarray
+    np.testing.assert_array_equal(back.expression.values, decoded(synthetic_raw))
     np.testing.assert_array_equal(back.label.values, ds.label.values)
     np.testing.assert_array_equal(back.image.values, ds.image.values)
-    assert back.attrs == ds.attrs
-    assert back.expression.attrs == ds.expression.attrs
+    assert {k: v for k, v in back.attrs.items() if k != "history"} == ds.attrs
+    assert back.attrs["history"].endswith("agea-xr 0.1.0: export to Zarr all.zarr")
+    assert back.expression.attrs == agea_xr.open_dataset(ds.attrs["source"]).expression.attrs
     assert back.ml.attrs == ds.ml.attrs
     assert back.gene.values.tolist() == ds.gene.values.tolist()
-    xr.testing.assert_equal(back.agea.gene("Pdyn"), ds.agea.gene("Pdyn"))
-    # plain xarray reads the same values (float16 as stored)
+    reference = agea_xr.open_dataset(ds.attrs["source"])  # decoded, as the store is
+    xr.testing.assert_equal(back.agea.gene("Pdyn"), reference.agea.gene("Pdyn"))
+    # plain xarray: float32 with NaN, and a reduction over one experiment is
+    # numpy's (float16 would sum to inf in dask)
     plain = xr.open_zarr(path)
-    assert plain.expression.dtype == np.float16
-    np.testing.assert_array_equal(
-        plain.expression.values.astype(np.float32), expected(synthetic_raw, masked)
-    )
+    assert plain.expression.dtype == np.float32
+    values = decoded(synthetic_raw)
+    np.testing.assert_array_equal(plain.expression.values, values)
+    one = plain.expression.isel(experiment=3)
+    assert float(one.sum()) == pytest.approx(np.nansum(values[3].astype(np.float64)), rel=1e-6)
+    assert float(one.mean()) == pytest.approx(np.nanmean(values[3].astype(np.float64)), rel=1e-6)
+    assert np.isfinite(float(one.sum()))
+
+
+def test_compact_float16_zarr_on_request(ds, masked, synthetic_raw, tmp_path):
+    import zarr
+
+    path = agea_xr.export(ds, tmp_path / "c.zarr", dtype="float16")
+    assert zarr.open_array(str(path / "expression"), mode="r").dtype == np.float16
+    back = agea_xr.open_export(path)
+    assert back.expression.dtype == np.float32
+    np.testing.assert_array_equal(back.expression.values, decoded(synthetic_raw))
+    stored = agea_xr.open_export(path, mask_and_scale=False)
+    assert stored.expression.dtype == np.float16
+    assert not (stored.expression.values == -1).any()  # NaN is stored, never -1
 
 
 def test_export_zarr_chunks_and_shards_as_asked(synthetic_dir, synthetic_raw, tmp_path):
@@ -230,7 +255,7 @@ def test_export_zarr_chunks_and_shards_as_asked(synthetic_dir, synthetic_raw, tm
 
 def test_export_zarr_refuses_lossy_float16(synthetic_dir, tmp_path):
     ds = agea_xr.open_dataset(synthetic_dir)
-    scaled = ds.assign(expression=ds.expression / 3)  # no longer float16-exact
+    scaled = ds.assign(expression=ds.expression.variable / 3)  # no longer float16-exact
     with pytest.raises(ValueError, match="not exact in float16"):
         agea_xr.export(scaled, tmp_path / "s.zarr", dtype="float16")
     assert list(tmp_path.iterdir()) == []
@@ -250,8 +275,8 @@ def test_open_export_without_dask_stays_lazy(synthetic_dir, synthetic_raw, tmp_p
         assert back.expression.dtype == np.float32
         one = back.expression.isel(experiment=5, ml=slice(10, 20)).values
         np.testing.assert_array_equal(one, decoded(synthetic_raw[5, 10:20]))
-        keep = agea_xr.open_export(path, chunks=None, decode=False).expression.dtype
-        assert keep == (np.float16 if name.endswith(".zarr") else np.float32)
+        stored = agea_xr.open_export(path, chunks=None, mask_and_scale=False).expression
+        assert stored.dtype == np.float32 and stored.chunks is None
 
 
 @pytest.mark.parametrize("name", ["url.zarr", "url.nc"])
@@ -295,7 +320,7 @@ def test_gene_and_experiment_subsets_equal_memory(ds, tmp_path):
             assert back.experiment.values.tolist() == memory.experiment.values.tolist()
             assert back.gene.values.tolist() == memory.gene.values.tolist()
             np.testing.assert_array_equal(
-                back.expression.values, memory.expression.values.astype(np.float32)
+                back.expression.values, decoded(memory.expression.values)
             )
             assert "subset" in back.attrs
 
@@ -367,7 +392,7 @@ def test_variant_export_equals_the_variant_in_memory(synthetic_dir, masked, tmp_
     assert not np.array_equal(raw.expression.values, processed.expression.values)
     genes = ["Gene0002", "Pdyn"]
     path = agea_xr.export(raw, tmp_path / f"p{suffix}", variant="processed", genes=genes)
-    back = agea_xr.open_export(path, decode=masked)
+    back = agea_xr.open_export(path)
     memory = processed.sel(gene=genes)
     assert back.experiment.values.tolist() == memory.experiment.values.tolist()
     assert back.gene.values.tolist() == memory.gene.values.tolist()
@@ -378,20 +403,23 @@ def test_variant_export_equals_the_variant_in_memory(synthetic_dir, masked, tmp_
         back.expression.values, synthetic_values(0, N_SYNTHETIC, processed=True)[rows]
     )
     assert back.attrs["variant"] == "processed"
-    assert back.expression.attrs == processed.expression.attrs
+    assert (
+        back.expression.attrs
+        == agea_xr.open_dataset(synthetic_dir, variant="processed").expression.attrs
+    )
     # the selection ds already is (experiments, grid) is kept, with the variant's values
     part = raw.isel(experiment=[7, 3], ml=slice(10, 20))
     path = part.agea.export(tmp_path / f"q{suffix}", variant="processed", regions="CA1")
     memory = sel_region(processed.isel(experiment=[7, 3], ml=slice(10, 20)), "CA1", crop=True)
-    back = agea_xr.open_export(path, decode=masked)
+    back = agea_xr.open_export(path)
     np.testing.assert_array_equal(back.expression.values, memory.expression.values)
     np.testing.assert_array_equal(back.ml.values, memory.ml.values)
     # the dataset's own variant: its values as they are
     same = agea_xr.export(
         raw, tmp_path / f"r{suffix}", variant="raw", experiments=[raw.experiment.values[4]]
     )
-    back = agea_xr.open_export(same, decode=masked)
-    np.testing.assert_array_equal(back.expression.values, raw.expression.values[4:5])
+    back = agea_xr.open_export(same)
+    np.testing.assert_array_equal(back.expression.values, decoded(raw.expression.values[4:5]))
 
 
 def test_variant_export_from_a_url_source(synthetic_dir, tmp_path):
@@ -523,30 +551,35 @@ def test_demo_writes_a_netcdf_export(demo_run):
     assert read_with_netcdf4(path)["gene"] == ["Pdyn"]
 
 
-def test_reexport_keeps_the_compact_form(synthetic_dir, tmp_path):
+def test_reexport_keeps_values_and_asked_form(synthetic_dir, tmp_path):
     import zarr
 
     ds = agea_xr.open_dataset(synthetic_dir)
-    first = agea_xr.open_export(agea_xr.export(ds, tmp_path / "a.zarr"))
-    again = agea_xr.export(first, tmp_path / "b.zarr", genes="Pdyn")
+    compact = agea_xr.open_export(agea_xr.export(ds, tmp_path / "a.zarr", dtype="float16"))
+    again = agea_xr.export(compact, tmp_path / "b.zarr", genes="Pdyn", dtype="float16")
     assert zarr.open_array(str(again / "expression"), mode="r").dtype == np.float16
     from_nc = agea_xr.open_export(agea_xr.export(ds, tmp_path / "a.nc"))
-    lossless = agea_xr.export(from_nc, tmp_path / "c.zarr")  # float32 unless asked
+    lossless = agea_xr.export(from_nc, tmp_path / "c.zarr")
     assert zarr.open_array(str(lossless / "expression"), mode="r").dtype == np.float32
-    compact = agea_xr.export(from_nc, tmp_path / "d.zarr", dtype="float16")
-    back = agea_xr.open_export(compact)
+    back = agea_xr.open_export(agea_xr.export(from_nc, tmp_path / "d.zarr", dtype="float16"))
     xr.testing.assert_equal(back.expression, ds.expression.compute())
+    # history grows, newest first
+    history = agea_xr.open_export(again).attrs["history"].splitlines()
+    assert [h.split(": ", 1)[1] for h in history] == [
+        "export to Zarr b.zarr (genes: Pdyn)",
+        "export to Zarr a.zarr",
+    ]
 
 
 def test_zarr_format_2_encoding_writes_and_refuses_shards(synthetic_dir, tmp_path):
     from agea_xr.encoding import zarr_encoding
 
-    ds = agea_xr.open_dataset(synthetic_dir).drop_indexes("gene")
+    ds = drop_gene_index(agea_xr.open_dataset(synthetic_dir))
     encoding = zarr_encoding(ds, zarr_format=2)
     ds.to_zarr(tmp_path / "v2.zarr", zarr_format=2, encoding=encoding, consolidated=False)
     back = xr.open_zarr(tmp_path / "v2.zarr", consolidated=False)
-    assert back.expression.dtype == np.float16
-    xr.testing.assert_equal(back.expression.astype(np.float32), ds.expression)
+    assert back.expression.dtype == np.float32
+    xr.testing.assert_equal(back.expression, ds.expression)
     with pytest.raises(ValueError, match="Zarr format 3"):
         zarr_encoding(ds, shard_experiments=4, zarr_format=2)
     with pytest.raises(ValueError, match="float16"):

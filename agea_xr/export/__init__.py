@@ -1,222 +1,44 @@
-"""Export to netCDF and Zarr, whole or as subsets, written safely; open exports back.
+"""Export to netCDF and Zarr, whole or as subsets, written safely.
 
-:func:`export` writes a dataset (or a subset of genes, experiments or
-regions) to a netCDF file or a Zarr store, picking the format by suffix.
-netCDF gets the lossless float32 encoding of :mod:`agea_xr.encoding`; Zarr
-gets the compact float16 form. Writing goes to a temporary name in the
-target's folder, which is renamed into place only once complete: a failed or
+:func:`export` writes a dataset (or a subset of genes, experiments or regions,
+:mod:`agea_xr.export.subset`) to a netCDF file (:mod:`agea_xr.export.netcdf`:
+lossless float32) or a Zarr store (:mod:`agea_xr.export.zarr`: float32, or
+float16 on request), picking the format by suffix. Both carry the CF attributes of
+:mod:`agea_xr.conventions` and a ``history`` entry, and decode to float32 with
+NaN for missing values in plain xarray, whatever the dataset's decoding.
+
+Writing goes through :func:`agea_xr._files.safe_write`: to a temporary name in
+the target's folder, renamed into place only once complete, so a failed or
 interrupted export never leaves a partial file at the target, and an existing
-target is replaced only with ``overwrite=True``.
-
-:func:`open_export` opens such a file or store back (a local path or an
-fsspec URL), lazily, with the gene index set, so that ``.sel(gene=...)`` and
-``.agea`` work exactly as on a dataset from :func:`agea_xr.open_dataset`.
+target is replaced only with ``overwrite=True``. A full disk is reported with
+the path and the space the export needs. :func:`agea_xr.open_export` opens an
+export back.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
-import warnings
-from collections.abc import Callable, Iterable, Mapping
+import shutil
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from ._files import check_local, safe_write
-from .dataset import CHUNK_EXPERIMENTS
-from .encoding import netcdf_encoding, prepare_for_netcdf, zarr_encoding
-from .formats import format_of
-from .gene_index import GeneIndex
-from .layout import EXPERIMENT
-from .remote import is_url
+from .._choices import check_choice, check_integer
+from .._files import check_local, safe_write
+from ..conventions import expression_attributes, global_attributes
+from ..formats import format_of
+from ..layout import EXPERIMENT, MISSING
+from ..remote import is_url
+from .netcdf import NETCDF_ENGINES, write_netcdf
+from .subset import subset
+from .zarr import SHARD_EXPERIMENTS, write_zarr
 
-__all__ = [
-    "NETCDF_ENGINES",
-    "SHARD_EXPERIMENTS",
-    "export",
-    "subset",
-]
-
-#: xarray engines that can write the netCDF export ("netcdf4": netCDF-C, the default).
-NETCDF_ENGINES = ("netcdf4", "h5netcdf")
-#: Default experiments per Zarr shard (Zarr format 3): one shard per dask chunk
-#: of :func:`agea_xr.open_dataset`, so 136 objects for the 4,345 experiments
-#: instead of 4,345, with each experiment still readable alone.
-SHARD_EXPERIMENTS = CHUNK_EXPERIMENTS
-
-
-# --- subsets -----------------------------------------------------------------------
-def _as_list(value: Any) -> list:
-    if isinstance(value, (str, bytes, int, np.integer)):
-        return [value]
-    return list(value)
-
-
-def subset(
-    ds: xr.Dataset,
-    *,
-    genes: str | Iterable[str] | None = None,
-    experiments: int | Iterable[int] | None = None,
-    regions: str | int | Iterable[str | int] | None = None,
-    mapping: str = "Allen",
-    hemisphere: str | None = None,
-    crop: bool = True,
-) -> xr.Dataset:
-    """The part of ``ds`` that :func:`export` writes, lazily.
-
-    Parameters
-    ----------
-    ds : xarray.Dataset
-    genes : str or list of str, optional
-        Keep every experiment of these genes, in the order given.
-    experiments : int or list of int, optional
-        Keep these Allen experiment ids (after those of ``genes``, if both are given).
-    regions : str, int or list of them, optional
-        Keep the voxels of these regions (acronyms or Allen ids, descendants
-        included): other voxels of real-valued volumes become NaN, as with
-        :func:`agea_xr.regions.sel_region`; ``label`` is kept whole.
-    mapping : str, default "Allen"
-        Mapping the voxels are assigned with (see :data:`agea_xr.regions.MAPPINGS`).
-    hemisphere : {None, "left", "right"}, default None
-        Restrict the regions to one hemisphere.
-    crop : bool, default True
-        With ``regions``, also cut the grid to the regions' bounding box.
-
-    Returns
-    -------
-    xarray.Dataset
-        Attributes and encodings of the variables are kept; ``attrs["subset"]``
-        says what was selected.
-
-    Raises
-    ------
-    KeyError
-        For an unknown gene (with close matches), experiment id or region.
-    ValueError
-        For an empty ``genes``, ``experiments`` or ``regions`` list, an unknown
-        mapping or hemisphere, or regions without a label volume.
-
-    Examples
-    --------
-    >>> import agea_xr
-    >>> part = subset(agea_xr.open_sample(), genes="Pdyn", regions="CA1")
-    >>> list(part.gene.values), part.sizes["ml"] < 58, part.attrs["subset"]
-    (['Pdyn'], True, 'genes: Pdyn; regions: CA1 (Allen mapping, masked, cropped)')
-    """
-    out = ds
-    described = []
-    if genes is not None or experiments is not None:
-        positions: list[np.ndarray] = []
-        if genes is not None:
-            genes = [str(g) for g in _as_list(genes)]
-            if not genes:
-                raise ValueError(
-                    "genes=[] selects no experiment, so nothing would be exported: pass at "
-                    "least one gene symbol (e.g. genes=['Pdyn']), or genes=None to keep "
-                    "every gene."
-                )
-            if "gene" not in out.xindexes:
-                out = out.set_xindex("gene", GeneIndex)
-            index = out.xindexes["gene"]
-            positions.append(index.positions(genes))
-            described.append("genes: " + ", ".join(genes))
-        if experiments is not None:
-            experiments = [int(e) for e in _as_list(experiments)]
-            if not experiments:
-                raise ValueError(
-                    "experiments=[] selects no experiment, so nothing would be exported: "
-                    "pass at least one Allen experiment id (see ds.experiment.values), or "
-                    "experiments=None to keep every experiment."
-                )
-            ids = out[EXPERIMENT].to_index()
-            unknown = [e for e in experiments if e not in ids]
-            if unknown:
-                raise KeyError(
-                    f"Experiment id(s) {unknown} are not in this dataset; it has "
-                    f"{ids.size} experiments, e.g. {ids[:3].tolist()}. List them with "
-                    "ds.experiment.values."
-                )
-            positions.append(ids.get_indexer(experiments))
-            described.append("experiments: " + ", ".join(map(str, experiments)))
-        order = np.concatenate(positions).astype(np.int64)
-        _, first = np.unique(order, return_index=True)
-        out = out.isel({EXPERIMENT: order[np.sort(first)]})
-    if regions is not None:
-        from .regions import sel_region
-
-        masked = sel_region(out, regions, mapping=mapping, hemisphere=hemisphere, crop=crop)
-        for name, var in masked.data_vars.items():
-            # .where() drops attributes and encodings: the values are the same kind
-            var.attrs = dict(out[name].attrs)
-            var.encoding = dict(out[name].encoding)
-        out = masked
-        names = ", ".join(map(str, _as_list(regions)))
-        side = f", {hemisphere} hemisphere" if hemisphere else ""
-        how = "masked, cropped" if crop else "masked"
-        described.append(f"regions: {names} ({mapping} mapping{side}, {how})")
-    if described:
-        out = out.copy(deep=False)
-        out.attrs = {**ds.attrs, "subset": "; ".join(described)}
-    return out
-
-
-# --- export ------------------------------------------------------------------------
-def _zarr_format() -> int:
-    import zarr
-
-    return 3 if int(zarr.__version__.split(".")[0]) >= 3 else 2
-
-
-def _exact_float16(block: np.ndarray) -> np.ndarray:
-    """Cast to float16, refusing any value float16 does not hold exactly."""
-    out = block.astype(np.float16)
-    with np.errstate(invalid="ignore", over="ignore"):
-        same = (out.astype(block.dtype) == block) | np.isnan(block)
-    if not same.all():
-        bad = block[~same].reshape(-1)[:3]
-        raise ValueError(
-            f"Values such as {bad.tolist()} are not exact in float16, so the compact Zarr "
-            "form would change them: export with dtype='float32'."
-        )
-    return out
-
-
-def _rechunk(ds: xr.Dataset, experiments: int) -> xr.Dataset:
-    """Dask chunks of whole volumes, ``experiments`` per chunk, on the volume variables."""
-    out = ds.copy(deep=False)
-    for name, var in ds.data_vars.items():
-        if EXPERIMENT in var.dims:
-            out[name] = var.chunk({d: experiments if d == EXPERIMENT else -1 for d in var.dims})
-    return out
-
-
-def _run(delayed: Any, progress: bool, description: str) -> None:
-    """Compute the write; on failure, wait for tasks still running before returning.
-
-    dask's threaded scheduler raises at the first failed task while others are
-    still writing: with our own pool, leaving the ``with`` waits for them, so
-    that nothing writes into the temporary after :func:`safe_write` removed it.
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    import dask
-    import dask.threaded
-
-    callback = contextlib.nullcontext()
-    if progress:
-        from tqdm.dask import TqdmCallback
-
-        callback = TqdmCallback(desc=description, unit="task")
-    with callback:
-        if dask.base.get_scheduler(collections=[delayed]) is dask.threaded.get:
-            workers = dask.config.get("num_workers", None) or os.cpu_count() or 1
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                delayed.compute(scheduler="threads", pool=pool)
-        else:
-            delayed.compute()
+__all__ = ["NETCDF_ENGINES", "SHARD_EXPERIMENTS", "export", "subset"]
 
 
 def export(
@@ -244,23 +66,26 @@ def export(
     netCDF (``*.nc``): expression as float32 (exact for the float16 release;
     never float16, which netCDF-C readers cannot read), zlib-compressed, NaN
     fill, CF attributes, the ``gene`` and ``experiment`` coordinates, ``label``
-    and ``image``. Zarr (``*.zarr``): the compact form, expression as float16
-    (lossless), Blosc-zstd, ``chunks`` experiments per chunk, sharded.
+    and ``image``. Zarr (``*.zarr``): expression as float32 (float16 with
+    ``dtype="float16"``), Blosc-zstd, ``chunks`` experiments per chunk, sharded.
+    Either decodes to float32 with NaN for missing values in plain xarray.
 
     Parameters
     ----------
     ds : xarray.Dataset or xarray.DataArray
-        A dataset from :func:`agea_xr.open_dataset` (or an export reopened); a
-        DataArray is written as a one-variable dataset.
+        A dataset from :func:`agea_xr.open_dataset` (or an export reopened), with
+        decoded (NaN) or stored (``-1``) missing values: the file always holds
+        NaN. A DataArray is written as a one-variable dataset, with its own
+        attributes and the dataset's global ones (title, citation).
     path : str or os.PathLike
         Local target; its suffix picks the format unless ``format`` is given.
     format : {"netcdf", "zarr"}, optional
     variant : {None, "raw", "processed"}, default None
         None: the values of ``ds``. Otherwise the values of that variant, read
         from the release ``ds`` was opened from (``ds.attrs["source"]``, a
-        folder or URL) with the same decoding (``mask``); the experiments and
-        grid of ``ds`` are kept (changes made to its values are not: they are
-        read again), and the other subsets apply as usual.
+        folder or URL); the experiments and grid of ``ds`` are kept (changes
+        made to its values are not: they are read again), and the other subsets
+        apply as usual.
     genes, experiments, regions, mapping, hemisphere, crop
         What to export; see :func:`subset`. Default: everything.
     storage_options : mapping, optional
@@ -269,12 +94,14 @@ def export(
         Experiments per on-disk chunk (1: any experiment is read alone).
     shards : int or None, default 32
         Zarr format 3: experiments per shard (one object holding that many
-        chunks); None for one object per chunk. Ignored for netCDF and Zarr 2.
+        chunks, a multiple of ``chunks``); None for one object per chunk.
+        Ignored for netCDF and Zarr 2.
     dtype : {None, "float16", "float32"}, optional
-        On-disk type of expression. None: float32 for netCDF; for Zarr float16
-        when the values are float16 (read unchanged from the release, or from a
-        Zarr export), else float32. float16 is refused for netCDF, and for Zarr whenever a
-        value would change.
+        On-disk type of expression. None: float32 (exact for the float16
+        release). "float16": the compact Zarr form (7% smaller on the real
+        sample), which :func:`agea_xr.open_export` decodes to float32 but plain
+        ``xr.open_zarr`` gives as float16; refused for netCDF, and for Zarr
+        whenever a value would change.
     engine : {"netcdf4", "h5netcdf"}, default "netcdf4"
         netCDF writer.
     overwrite : bool, default False
@@ -292,11 +119,16 @@ def export(
     FileExistsError
         If ``path`` exists and ``overwrite`` is False.
     FileNotFoundError
-        If the source of ``ds`` holds no binary of ``variant``.
+        If the source of ``ds`` holds no binary of ``variant``, or the folder of
+        ``path`` does not exist.
     ValueError
-        For an unknown format, engine, dtype or variant, a ``variant`` asked of a
-        dataset whose source is unknown, float16 asked for netCDF, values not
-        exact in float16, or an invalid (e.g. empty) subset.
+        For an unknown format, engine, dtype or variant, ``chunks`` or ``shards``
+        below 1 or not whole numbers, a ``variant`` asked of a dataset whose
+        source is unknown, float16 asked for netCDF, values not exact in
+        float16, or an invalid (e.g. empty) subset.
+    OSError
+        If the disk fills up (``ENOSPC``): the message names ``path``, the space
+        the export needs and the space there is; nothing is left behind.
     KeyError
         For unknown genes, experiments or regions.
     ImportError
@@ -322,30 +154,53 @@ def export(
     fmt = format_of(path, format)
     check_local(path)
     if isinstance(ds, xr.DataArray):
-        ds = ds.to_dataset(name=ds.name or "expression", promote_attrs=True)
-    if engine not in NETCDF_ENGINES:
-        raise ValueError(f"Unknown netCDF engine {engine!r}: choose one of {NETCDF_ENGINES}.")
-    if not isinstance(chunks, (int, np.integer)) or chunks < 1:
-        raise ValueError(f"chunks={chunks!r} must be a positive number of experiments.")
+        # the variable keeps its attributes; the file gets the dataset's global ones
+        ds = xr.Dataset({ds.name or "expression": ds}, attrs=global_attributes())
+    check_choice(engine, NETCDF_ENGINES, "netCDF engine")
+    chunks = check_integer(chunks, "chunks", minimum=1)
+    if shards is not None:
+        shards = check_integer(shards, "shards", minimum=1)
     _require_writer(fmt, engine)
     ds = _with_variant(ds, variant, storage_options)
     on_disk = _on_disk_dtype(ds, fmt, dtype)
-    part = subset(
-        ds,
-        genes=genes,
-        experiments=experiments,
-        regions=regions,
-        mapping=mapping,
-        hemisphere=hemisphere,
-        crop=crop,
+    part = _masked(
+        subset(
+            ds,
+            genes=genes,
+            experiments=experiments,
+            regions=regions,
+            mapping=mapping,
+            hemisphere=hemisphere,
+            crop=crop,
+        )
     )
     path = Path(path)
-    if fmt == "netcdf":
-        write = _netcdf_writer(part, chunks, engine)
-    else:
-        write = _zarr_writer(part, chunks, shards, on_disk)
+    history = f"export to {'netCDF' if fmt == 'netcdf' else 'Zarr'} {path.name}"
+    if part.attrs.get("subset"):
+        history += f" ({part.attrs['subset']})"
+
+    def run(delayed: Any) -> None:
+        _run(delayed, progress, f"export {path.name}")
+
     with safe_write(path, overwrite=overwrite) as tmp:
-        _run(write(tmp), progress, f"export {path.name}")
+        try:
+            if fmt == "netcdf":
+                write_netcdf(part, tmp, chunks=chunks, engine=engine, history=history, run=run)
+            else:
+                write_zarr(
+                    part,
+                    tmp,
+                    chunks=chunks,
+                    shards=shards,
+                    dtype=on_disk,
+                    history=history,
+                    run=run,
+                )
+        except Exception as err:
+            full = _disk_full(err, path, tmp, _needed_bytes(part, fmt, on_disk))
+            if full is None:
+                raise
+            raise full from err
     return path
 
 
@@ -376,7 +231,7 @@ def _with_variant(
     """``ds`` with the values of ``variant``, re-read from its source; ``ds`` if None or same."""
     if variant is None:
         return ds
-    from .layout import GRID_DIMS, binary_file
+    from ..layout import GRID_DIMS, binary_file
 
     binary_file(variant)  # validates variant
     if ds.attrs.get("variant") == variant:
@@ -390,12 +245,11 @@ def _with_variant(
             f"agea_xr.open_dataset(FOLDER_OR_URL, variant={variant!r}) and export that, "
             "without variant=."
         )
-    from .api import open_dataset
+    from ..api import open_dataset
 
-    var = ds.get("expression")
-    mask = var is None or var.dtype != np.float16  # mask=False keeps the stored float16
     try:
-        other = open_dataset(source, variant=variant, mask=mask, storage_options=storage_options)
+        # decoded: float32 holds the float16 values exactly, and missing ones are NaN
+        other = open_dataset(source, variant=variant, storage_options=storage_options)
     except FileNotFoundError as err:
         raise FileNotFoundError(
             f"Cannot export the {variant} variant of {str(source)!r}: {err}"
@@ -423,69 +277,113 @@ def _on_disk_dtype(ds: xr.Dataset, fmt: str, dtype: str | None) -> np.dtype:
                 "(netCDF4, ncdump). Use dtype='float32' (lossless) or a .zarr path."
             )
         return np.dtype(np.float32)
-    if dtype is not None:
-        return np.dtype(dtype)
-    var = ds.get("expression")
-    if var is None:
-        return np.dtype(np.float32)
-    # float16 values: in memory, stored so (a compact export), or read unchanged
-    # from an AGEA binary (whose values are float16); _exact_float16 checks anyway
-    from_float16 = (
-        var.dtype == np.float16
-        or var.encoding.get("dtype") == np.float16
-        or str(var.encoding.get("source", "")).endswith(".bin")
+    return np.dtype(np.float32 if dtype is None else dtype)
+
+
+def _run(delayed: Any, progress: bool, description: str) -> None:
+    """Compute the write; on failure, wait for tasks still running before returning.
+
+    dask's threaded scheduler raises at the first failed task while others are
+    still writing: with our own pool, leaving the ``with`` waits for them, so
+    that nothing writes into the temporary after :func:`safe_write` removed it.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    import dask
+    import dask.threaded
+
+    callback = contextlib.nullcontext()
+    if progress:
+        from tqdm.auto import tqdm
+        from tqdm.dask import TqdmCallback
+
+        callback = TqdmCallback(desc=description, unit="task", tqdm_class=tqdm)
+    with callback:
+        if dask.base.get_scheduler(collections=[delayed]) is dask.threaded.get:
+            workers = dask.config.get("num_workers", None) or os.cpu_count() or 1
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                delayed.compute(scheduler="threads", pool=pool)
+        else:
+            delayed.compute()
+
+
+def _masked(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` with NaN where a raw volume holds the stored ``-1`` (``mask=False`` data).
+
+    The file then decodes like any other export (NaN, float32), in
+    :func:`agea_xr.open_export` and in plain xarray alike. Processed values may
+    be -1 and are never touched.
+    """
+    if ds.attrs.get("variant", "raw") != "raw":
+        return ds
+    out = ds
+    for name, var in ds.data_vars.items():
+        stored = var.dtype == np.float16 or "-1 means no measurement" in str(
+            var.attrs.get("comment", "")
+        )
+        if var.dims[:1] == (EXPERIMENT,) and var.dtype.kind == "f" and stored:
+            if out is ds:
+                out = ds.copy(deep=False)
+            masked = var.where(var != MISSING)
+            if var.dtype == np.float16:
+                masked = masked.astype(np.float16)  # NaN is exact in float16
+            measure = "energy" if name == "expression" else str(name)
+            attrs = dict(var.attrs)
+            if measure in ("energy", "density", "intensity"):
+                attrs["comment"] = expression_attributes(measure)["comment"]
+            masked.attrs = attrs
+            masked.encoding = dict(var.encoding)
+            out[name] = masked.variable
+    return out
+
+
+#: Errors that say the disk (or the file size limit) is full.
+_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def _needed_bytes(ds: xr.Dataset, fmt: str, on_disk: np.dtype) -> int:
+    """The uncompressed size of what is written (an upper bound of the file's size)."""
+    total = 0
+    for name, var in ds.variables.items():
+        itemsize = var.dtype.itemsize
+        if name in ds.data_vars and var.dims[:1] == (EXPERIMENT,) and var.dtype.kind == "f":
+            itemsize = 4 if fmt == "netcdf" else on_disk.itemsize
+        elif var.dtype.kind == "O":
+            itemsize = 16
+        total += var.size * itemsize
+    return total
+
+
+def _disk_full(err: BaseException, path: Path, tmp: Path, needed: int) -> OSError | None:
+    """An OSError naming ``path`` and the space needed, if ``err`` is a full disk; else None.
+
+    netCDF-C reports a full disk as ``NetCDF: HDF error``: that counts when the
+    disk has less free space than the export needs.
+    """
+    code = getattr(err, "errno", None)
+    free = shutil.disk_usage(path.parent).free
+    if code not in _FULL and not ("HDF error" in str(err) and free < needed):
+        return None
+    partial = _size(tmp)
+    what = (
+        "the file size limit of this process was reached"
+        if code == errno.EFBIG
+        else "the disk is full"
     )
-    return np.dtype(np.float16 if from_float16 else np.float32)
-
-
-def _netcdf_writer(ds: xr.Dataset, chunks: int, engine: str) -> Callable[[Path], Any]:
-    out = _rechunk(prepare_for_netcdf(ds), max(chunks, CHUNK_EXPERIMENTS))
-    encoding = netcdf_encoding(out, chunk_experiments=chunks)
-
-    def write(tmp: Path) -> Any:
-        return out.to_netcdf(tmp, engine=engine, encoding=encoding, compute=False)
-
-    return write
-
-
-def _zarr_writer(
-    ds: xr.Dataset, chunks: int, shards: int | None, dtype: np.dtype
-) -> Callable[[Path], Any]:
-    zarr_format = _zarr_format()
-    if zarr_format != 3:
-        shards = None
-    n = ds.sizes.get(EXPERIMENT, 0)
-    if shards is not None and n <= chunks:
-        shards = None
-    step = shards if shards is not None else chunks * max(1, CHUNK_EXPERIMENTS // chunks)
-    out = _rechunk(ds, step)
-    out = out.drop_indexes("gene") if "gene" in out.xindexes else out
-    if dtype == np.float16:
-        for name, var in ds.data_vars.items():
-            if var.dims[:1] == (EXPERIMENT,) and var.dtype.kind == "f" and var.dtype != dtype:
-                out[name] = out[name].copy(
-                    data=out[name].data.map_blocks(_exact_float16, dtype=np.float16)
-                )
-    encoding = zarr_encoding(
-        out,
-        dtype=dtype,
-        chunk_experiments=chunks,
-        shard_experiments=shards,
-        zarr_format=zarr_format,
+    return OSError(
+        code if code in _FULL else errno.ENOSPC,
+        f"Cannot write {str(path)!r}: {what} ({err}). The export needs up to "
+        f"{needed / 1e6:,.1f} MB (uncompressed; less once compressed) and "
+        f"{str(path.parent)!r} has {(free + partial) / 1e6:,.1f} MB free once the partial "
+        "file is removed (it was). Free some space, export to another disk, or export "
+        "less (genes=, experiments=, regions=).",
     )
 
-    def write(tmp: Path) -> Any:
-        with warnings.catch_warnings():
-            # consolidated metadata lets xr.open_zarr open the store in one read,
-            # without warning; zarr 3 flags it as not (yet) in its specification
-            warnings.filterwarnings("ignore", "Consolidated metadata", UserWarning)
-            return out.to_zarr(
-                tmp,
-                mode="w-",
-                encoding=encoding,
-                compute=False,
-                consolidated=True,
-                zarr_format=zarr_format,
-            )
 
-    return write
+def _size(path: Path) -> int:
+    """Bytes of a file or a folder tree (0 if absent)."""
+    with contextlib.suppress(OSError):
+        if path.is_dir():
+            return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+        return path.stat().st_size
+    return 0
