@@ -21,7 +21,8 @@ from xarray.core import indexing
 from . import layout
 from .encoding import attach_default_encoding
 from .formats import FORMATS
-from .gene_index import GeneIndex
+from .gene_index import set_gene_index
+from .grid_index import set_grid_indexes
 from .reader import ExperimentFile, ExpressionArray
 from .release import check_binary, read_label, read_table, read_version, read_volume
 from .remote import is_url
@@ -182,7 +183,9 @@ def build_dataset(
             {"long_name": "Allen template image averaged onto the 200 um grid", "units": "1"},
         )
     ds = xr.Dataset(data_vars, coords=coords)
-    ds = ds.set_xindex("gene", GeneIndex)
+    # one index over experiment and gene, so gene labels follow their data through
+    # xarray's alignment; grid indexes that forgive 1e-18 m in exact selection
+    ds = set_grid_indexes(set_gene_index(ds))
     ds.attrs = {
         "title": "Allen Gene Expression Atlas (AGEA), IBL release",
         "source": folder,

@@ -2,22 +2,27 @@
 
 Gene symbols repeat (4,345 experiments, 4,082 genes): a gene may have several
 experiments, e.g. one coronal and one sagittal series. :func:`gene` returns
-them all, or their NaN-aware mean.
+them all, or their NaN-aware mean, median or maximum.
 """
 
 from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .gene_index import unknown_gene_message
+from ._choices import check_choice
+from .gene_index import drop_gene_index, set_gene_index, unknown_gene_message
 from .layout import EXPERIMENT
 
-__all__ = ["COMBINE", "expression_of", "gene", "genes", "search_genes"]
+__all__ = ["COMBINE", "expression_of", "gene", "genes", "reindex_experiments", "search_genes"]
 
-#: Values of ``combine`` in :func:`gene`.
-COMBINE = ("mean", None)
+#: Values of ``combine`` in :func:`gene`: NaN-aware reductions over the gene's
+#: experiments, or None to keep them all.
+COMBINE = ("mean", "median", "max", None)
 
 
 def expression_of(obj: xr.Dataset | xr.DataArray) -> xr.DataArray:
@@ -136,6 +141,14 @@ def search_genes(obj: xr.Dataset | xr.DataArray, pattern: str) -> list[str]:
     return exact + prefix + inner
 
 
+def _nan_reduce(values: np.ndarray, how: str) -> np.ndarray:
+    """NaN-aware median or maximum over the last axis; NaN, silently, where all are NaN."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # "All-NaN slice encountered"
+        reduce = np.nanmedian if how == "median" else np.nanmax
+        return reduce(values, axis=-1).astype(values.dtype, copy=False)
+
+
 def gene(
     obj: xr.Dataset | xr.DataArray, symbol: str, combine: str | None = "mean"
 ) -> xr.DataArray:
@@ -147,16 +160,19 @@ def gene(
         A dataset (its ``expression`` is used) or an expression DataArray.
     symbol : str
         Gene symbol (case-sensitive MGI symbol, e.g. ``"Pdyn"``).
-    combine : {"mean", None}, default "mean"
-        ``"mean"``: the NaN-aware mean over the gene's experiments (a voxel
-        measured in any experiment has a value), dims ``(ml, dv, ap)``; None: every
-        experiment of the gene, dims ``(experiment, ml, dv, ap)``.
+    combine : {"mean", "median", "max", None}, default "mean"
+        How the gene's experiments are combined, voxel by voxel, ignoring NaN (a
+        voxel measured in any experiment has a value; one measured in none is NaN):
+        ``"mean"``, ``"median"`` (``numpy.nanmedian``; with two experiments it
+        equals the mean) or ``"max"`` (``numpy.nanmax``), dims ``(ml, dv, ap)``;
+        None keeps every experiment of the gene, dims ``(experiment, ml, dv, ap)``.
 
     Returns
     -------
     xarray.DataArray
-        Named after the gene; lazy if the data are. With ``combine="mean"``,
-        ``attrs["experiments"]`` lists the experiments averaged. When ``obj`` is a
+        Named after the gene; lazy if the data are; same dtype as the data. When
+        combined, ``attrs["experiments"]`` lists the experiments combined and
+        ``attrs["cell_methods"]`` names the reduction (CF). When ``obj`` is a
         Dataset with a ``label`` volume, it is attached as the ``label``
         coordinate, so that region tools work on the result.
 
@@ -166,6 +182,8 @@ def gene(
         For an unknown symbol, listing the closest matches.
     ValueError
         For an unknown ``combine`` or a missing ``gene`` coordinate.
+    TypeError
+        If ``symbol`` is not a string.
 
     Examples
     --------
@@ -176,12 +194,15 @@ def gene(
     (('ml', 'dv', 'ap'), 'Pdyn')
     >>> gene(ds, "Pdyn", combine=None).sizes["experiment"]
     1
+    >>> gene(ds, "Pdyn", combine="max").attrs["cell_methods"]
+    'experiment: maximum'
     """
-    if combine not in COMBINE:
-        raise ValueError(
-            f"Unknown combine {combine!r}: choose 'mean' (NaN-aware mean over the gene's "
-            "experiments) or None (keep every experiment)."
-        )
+    check_choice(
+        combine,
+        COMBINE,
+        "combine",
+        "The first three are NaN-aware, over the gene's experiments; None keeps them all.",
+    )
     da = expression_of(obj)
     symbols = _gene_coord(da)
     if not isinstance(symbol, str):
@@ -194,10 +215,63 @@ def gene(
     if combine is None:
         return selected.rename(symbol)
     experiments = selected[EXPERIMENT].values.astype(np.int64).tolist()
-    out = selected.mean(EXPERIMENT, skipna=True, keep_attrs=True)
-    out = out.drop_vars(["gene"], errors="ignore").rename(symbol)
+    if combine == "mean":
+        out = selected.mean(EXPERIMENT, skipna=True, keep_attrs=True)
+        method = "mean"
+    else:
+        out = xr.apply_ufunc(
+            _nan_reduce,
+            selected,
+            input_core_dims=[[EXPERIMENT]],
+            kwargs={"how": combine},
+            dask="parallelized",
+            output_dtypes=[selected.dtype],
+            dask_gufunc_kwargs={"allow_rechunk": True},
+            keep_attrs=True,
+        )
+        method = "median" if combine == "median" else "maximum"
+    out = out.drop_vars(["gene", EXPERIMENT], errors="ignore").rename(symbol)
     out.attrs["experiments"] = experiments
-    out.attrs["cell_methods"] = (
-        f"{EXPERIMENT}: mean (NaN-aware) of {len(experiments)} experiment(s)"
-    )
+    out.attrs["cell_methods"] = f"{EXPERIMENT}: {method}"
     return out
+
+
+def reindex_experiments(
+    obj: xr.Dataset | xr.DataArray, experiments: Sequence[int] | np.ndarray
+) -> xr.Dataset | xr.DataArray:
+    """Conform ``obj`` to these experiment ids, each keeping its gene symbol.
+
+    What ``obj.reindex(experiment=ids)`` would do if xarray could re-label the
+    :class:`~agea_xr.gene_index.GeneIndex` (it cannot re-label a multi-coordinate
+    index from plain labels, and raises "conflicting indexes"): experiments are
+    reordered, dropped or added; an added id has NaN data and a NaN gene symbol.
+
+    Parameters
+    ----------
+    obj : xarray.Dataset or xarray.DataArray
+        With ``experiment`` and ``gene`` coordinates.
+    experiments : sequence of int
+        Allen experiment ids, in the order wanted.
+
+    Returns
+    -------
+    xarray.Dataset or xarray.DataArray
+        Indexed by experiment and gene like ``obj``.
+
+    Raises
+    ------
+    ValueError
+        Without the ``gene`` coordinate along ``experiment``.
+
+    Examples
+    --------
+    >>> import agea_xr
+    >>> ds = agea_xr.open_sample()
+    >>> out = reindex_experiments(ds, [74272479, 71717084, 1])
+    >>> out.gene.values.tolist()
+    ['Nrp1', 'Pdyn', nan]
+    """
+    _gene_coord(obj)
+    ids = np.asarray(experiments).reshape(-1)
+    plain = drop_gene_index(obj).reindex({EXPERIMENT: ids})
+    return set_gene_index(plain)

@@ -141,6 +141,16 @@ def nearest_index(values, dim: str) -> np.ndarray:
     return np.round((np.asarray(values, dtype=np.float64) - XYZ0[axis]) / DXYZ[axis]) + 0.0
 
 
+def _voxel_centres(dim: str) -> np.ndarray:
+    """Voxel centres along ``dim`` with iblatlas' arithmetic (``BrainCoordinates.i2x``).
+
+    ``i * dx + x0``, bit for bit what ``BrainAtlas.bc.xscale`` (``yscale``, ``zscale``)
+    gives for the AGEA atlas, so coordinates taken from iblatlas match exactly.
+    """
+    axis = XYZ_DIMS.index(dim)
+    return np.arange(NXYZ[axis]) * DXYZ[axis] + XYZ0[axis]
+
+
 def ml_coords() -> np.ndarray:
     """Medio-lateral voxel centres in metres (right positive), increasing.
 
@@ -154,7 +164,7 @@ def ml_coords() -> np.ndarray:
     >>> ml_coords()[[0, -1]]
     array([-0.005739,  0.005661])
     """
-    return (RESOLUTION_UM * np.arange(GRID_SHAPE[0]) - BREGMA_UM[ML]) * 1e-6
+    return _voxel_centres(ML)
 
 
 def dv_coords() -> np.ndarray:
@@ -170,7 +180,7 @@ def dv_coords() -> np.ndarray:
     >>> dv_coords()[[0, -1]]
     array([ 0.000332, -0.007668])
     """
-    return (BREGMA_UM[DV] - RESOLUTION_UM * np.arange(GRID_SHAPE[1])) * 1e-6
+    return _voxel_centres(DV)
 
 
 def ap_coords() -> np.ndarray:
@@ -186,7 +196,7 @@ def ap_coords() -> np.ndarray:
     >>> ap_coords()[[0, -1]]
     array([ 0.0054, -0.0078])
     """
-    return (BREGMA_UM[AP] - RESOLUTION_UM * np.arange(GRID_SHAPE[2])) * 1e-6
+    return _voxel_centres(AP)
 
 
 def coords() -> dict[str, np.ndarray]:

@@ -144,8 +144,8 @@ def test_gene_errors(ds):
         ds.agea.gene("pdyn")
     with pytest.raises(KeyError, match="Closest matches: Gene0002"):
         ds.agea.gene("Gene002")
-    with pytest.raises(ValueError, match="Unknown combine 'median'"):
-        ds.agea.gene("Pdyn", combine="median")
+    with pytest.raises(ValueError, match="Unknown combine 'medain'.*Did you mean 'median'"):
+        ds.agea.gene("Pdyn", combine="medain")
     with pytest.raises(TypeError, match="must be a string"):
         ds.agea.gene(["Pdyn"])
     with pytest.raises(ValueError, match="no 'expression' variable"):
@@ -165,3 +165,49 @@ def test_gene_mean_where_no_experiment_measured_is_nan_without_warnings():
     assert out.values[1, 0, 0] == 2.0
     assert np.isnan(out.values).sum() == 1
     assert float(out.max()) == 2.0
+
+
+@pytest.mark.parametrize(("combine", "reduce"), [("median", np.nanmedian), ("max", np.nanmax)])
+@pytest.mark.parametrize("chunks", [None, "default"])
+def test_gene_median_and_max_match_numpy(synthetic_dir, synthetic_raw, combine, reduce, chunks):
+    kwargs = {} if chunks == "default" else {"chunks": chunks}
+    ds = agea_xr.open_dataset(synthetic_dir, **kwargs)
+    ids, _ = synthetic_genes(N_SYNTHETIC)
+    out = ds.agea.gene("Gene0002", combine=combine)
+    assert out.dims == ("ml", "dv", "ap")
+    assert out.name == "Gene0002"
+    assert out.dtype == np.float32
+    assert out.attrs["experiments"] == [int(ids[2]), int(ids[3])]
+    assert (
+        out.attrs["cell_methods"]
+        == f"experiment: {'median' if combine == 'median' else 'maximum'}"
+    )
+    two = decoded(synthetic_raw[2:4])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # "All-NaN slice encountered"
+        expected = reduce(two, axis=0)
+    values = out.values  # filterwarnings=error: no warning from all-NaN voxels
+    np.testing.assert_array_equal(values, expected)
+    both_missing = np.isnan(two).all(axis=0)
+    assert both_missing.any()
+    np.testing.assert_array_equal(np.isnan(values), both_missing)
+    np.testing.assert_array_equal(out.label.values, ds.label.values)
+
+
+def test_gene_median_and_max_of_three_experiments():
+    values = np.full((4, 58, 41, 67), np.nan, dtype=np.float32)
+    values[0, 1, 2, 3], values[1, 1, 2, 3], values[2, 1, 2, 3] = 1.0, 7.0, 2.0
+    values[0, 0, 0, 0], values[2, 0, 0, 0] = 4.0, 10.0  # one experiment unmeasured
+    values[3] = 100.0  # another gene
+    da = agea_xr.wrap_volume(values, name="expression").assign_coords(
+        gene=("experiment", ["A", "A", "A", "B"]), experiment=[1, 2, 3, 4]
+    )
+    median = da.agea.gene("A", combine="median")
+    maximum = da.agea.gene("A", combine="max")
+    assert float(median[1, 2, 3]) == 2.0 and float(maximum[1, 2, 3]) == 7.0
+    assert float(median[0, 0, 0]) == 7.0 and float(maximum[0, 0, 0]) == 10.0
+    assert np.isnan(median.values).sum() == np.isnan(maximum.values).sum() == 58 * 41 * 67 - 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # "All-NaN slice encountered"
+        expected = np.nanmedian(values[:3, :2, :3, :4].astype(np.float64), axis=0)
+    np.testing.assert_array_equal(median.values[:2, :3, :4], expected)
