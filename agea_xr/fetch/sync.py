@@ -153,8 +153,12 @@ def _check_offline(
         if entry is not None and file_stat(report.folder / name) is not None:
             report.current.append(name)
             report.version = entry.get("version") or report.version
-        elif entry is not None or name in (layout.TABLE_FILE, layout.binary_file(variant)):
-            report.missing.append(name)  # required, or recorded and gone
+        elif (
+            entry is not None
+            or name in report.removed
+            or name in (layout.TABLE_FILE, layout.binary_file(variant))
+        ):
+            report.missing.append(name)  # required, or recorded (or removed now) and gone
     report.reused_iblatlas = report.folder != folder
     if report.version == "unknown":
         report.version = folder_version(report.folder)
