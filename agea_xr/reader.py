@@ -8,6 +8,15 @@ memmap) or from any fsspec URL (one ranged request per run), and
 ``BackendArray``. Both hold only a location and a few numbers, so a dataset
 built on them pickles in a few kilobytes and every dask worker opens its own
 file or connection.
+
+The reader also owns the **raw-bits fast path** of the analyses:
+:func:`backend_array` finds the :class:`ExpressionArray` under the dask array
+that ``open_dataset`` built, and :func:`raw_bits` reads the same chunks of
+experiments again as undecoded float16 bits (:func:`read_bits`), which the
+kernels decode through a lookup table inside their reduction. For arrays that
+live in memory or in a ``numpy.memmap`` (``wrap_volume``, the iblatlas
+hand-over), :func:`lazy_rows` gives the same chunks of experiments without
+copying the whole array first.
 """
 
 from __future__ import annotations
@@ -25,7 +34,15 @@ from . import kernels
 from .layout import GRID_SHAPE, RAW_DTYPE, VOLUME_BYTES
 from .remote import is_url, read_range
 
-__all__ = ["ExperimentFile", "ExpressionArray", "runs"]
+__all__ = [
+    "ExperimentFile",
+    "ExpressionArray",
+    "backend_array",
+    "lazy_rows",
+    "raw_bits",
+    "read_bits",
+    "runs",
+]
 
 
 def runs(indices: np.ndarray) -> Iterator[tuple[int, int]]:
@@ -225,3 +242,188 @@ class ExpressionArray(BackendArray):
         if self.decode:
             return kernels.decode(raw, mask=self.mask)
         return np.array(raw, order="C")  # an owned copy, 0-d stays 0-d
+
+
+# --- the raw-bits fast path of the analyses -------------------------------------------
+def backend_array(data) -> ExpressionArray | None:
+    """The :class:`ExpressionArray` under an untouched dask array, or None.
+
+    True when ``data`` is exactly what ``open_dataset`` built: one read per chunk
+    of whole experiments, nothing applied after it (no selection, arithmetic or
+    rechunking). Anything else returns None, and callers use the decoded values.
+
+    Parameters
+    ----------
+    data : dask.array.Array
+        The ``expression`` variable's data, dims ``(experiment, ml, dv, ap)``.
+
+    Returns
+    -------
+    ExpressionArray or None
+        The backend array, only when it has the shape of ``data``.
+
+    Examples
+    --------
+    >>> import agea_xr
+    >>> ds = agea_xr.open_sample()
+    >>> backend_array(ds["expression"].data).shape
+    (2, 58, 41, 67)
+    >>> backend_array((ds["expression"] * 1).data) is None
+    True
+    """
+    graph = getattr(data, "__dask_graph__", None)
+    layers = getattr(graph(), "layers", None) if graph is not None else None
+    if layers is None or len(layers) != 2:
+        return None
+    original = layers.get("original-" + str(data.name))
+    if original is None or len(original) != 1:
+        return None
+    obj = next(iter(dict(original).values()))
+    wrappers = tuple(
+        getattr(indexing, name)
+        for name in ("ImplicitToExplicitIndexingAdapter", "CopyOnWriteArray", "MemoryCachedArray")
+        if hasattr(indexing, name)
+    )
+    for _ in range(8):
+        if isinstance(obj, ExpressionArray):
+            return obj if obj.shape == data.shape else None
+        if isinstance(obj, indexing.LazilyIndexedArray):
+            if any(k != slice(None) for k in obj.key.tuple):
+                return None
+        elif not isinstance(obj, wrappers):
+            return None
+        obj = getattr(obj, "array", None)
+    return None
+
+
+def read_bits(source: ExperimentFile, starts: tuple[int, ...], block_id=None) -> np.ndarray:
+    """One chunk of experiments as raw float16 bits (a ``map_blocks`` function).
+
+    Parameters
+    ----------
+    source : ExperimentFile
+        Where the bytes are.
+    starts : tuple of int
+        First experiment of every chunk, then the total (``len(chunks) + 1`` values).
+    block_id : tuple of int
+        Given by ``dask.array.map_blocks``: ``block_id[0]`` is the chunk.
+
+    Returns
+    -------
+    numpy.ndarray
+        uint16 ``(experiments, voxels)``: the stored float16 values' bits, undecoded.
+    """
+    i = block_id[0]
+    block = source.read(starts[i], starts[i + 1])
+    return block.reshape(block.shape[0], -1).view(np.uint16)
+
+
+def raw_bits(data) -> tuple[Any, bool | None] | None:
+    """The raw float16 bits of an untouched expression array, as a lazy ``(experiment, voxel)``.
+
+    Parameters
+    ----------
+    data : dask.array.Array
+        The ``expression`` variable's data, dims ``(experiment, ml, dv, ap)``, as
+        ``open_dataset`` built it.
+
+    Returns
+    -------
+    tuple or None
+        ``(bits, mask)``: a uint16 dask array with the chunks of ``data`` along
+        experiments and one chunk of all voxels (ml, dv, ap order), and the
+        backend's ``mask`` switch when it decodes (True: ``-1`` is "no
+        measurement"), or None when it returns the stored float16 undecoded
+        (then the variant decides what ``-1`` means, which the caller knows).
+        None instead of the tuple when ``data`` is not an untouched backend read
+        (see :func:`backend_array`).
+
+    Examples
+    --------
+    >>> import agea_xr
+    >>> bits, mask = raw_bits(agea_xr.open_sample()["expression"].data)
+    >>> bits.shape, bits.dtype.name, mask
+    ((2, 159326), 'uint16', True)
+    """
+    import dask.array as dska
+
+    source = backend_array(data)
+    if source is None:
+        return None
+    starts = tuple(int(s) for s in np.concatenate([[0], np.cumsum(data.chunks[0])]))
+    n_voxels = int(np.prod(data.shape[1:]))
+    bits = dska.map_blocks(
+        read_bits,
+        chunks=(data.chunks[0], (n_voxels,)),
+        dtype=np.uint16,
+        meta=np.empty((0, 0), dtype=np.uint16),
+        name=f"agea-bits-{data.name}",
+        source=source.source,
+        starts=starts,
+    )
+    return bits, (source.mask if source.decode else None)
+
+
+class _Rows:
+    """Read-only slicing of a numpy array without a ``copy`` method.
+
+    ``dask.array.from_array`` copies whatever has one (a ``numpy.memmap`` of the
+    whole atlas: 1.4 GB into memory); through this wrapper every chunk is sliced
+    when its task runs.
+    """
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array = array
+        self.shape = array.shape
+        self.dtype = array.dtype
+        self.ndim = array.ndim
+
+    def __getitem__(self, key) -> np.ndarray:
+        return np.array(self.array[key])
+
+    def __reduce__(self):
+        array = self.array
+        base = array if isinstance(array, np.memmap) else None
+        if base is not None and base.filename and array.flags.c_contiguous:
+            return _reopen, (base.filename, base.dtype.str, base.offset, base.shape)
+        return _Rows, (np.asarray(array),)
+
+
+def _reopen(filename: str, dtype: str, offset: int, shape: tuple[int, ...]) -> _Rows:
+    return _Rows(np.memmap(filename, dtype=dtype, mode="r", offset=offset, shape=shape))
+
+
+def lazy_rows(array: np.ndarray, rows: int):
+    """A numpy array (or memmap) as a dask array in chunks of ``rows`` along its first axis.
+
+    Unlike ``dask.array.from_array`` (and xarray's ``.chunk()``, which calls it),
+    the array is neither copied nor hashed first: each chunk is sliced when its
+    task runs, so memory stays bounded by a few chunks for a memmap of any size.
+    A ``numpy.memmap`` pickles as its file name, so ``dask.distributed`` workers
+    reopen the file instead of receiving its bytes.
+
+    Parameters
+    ----------
+    array : numpy.ndarray
+        Any shape; typically ``(experiment, ml, dv, ap)``.
+    rows : int
+        Rows (experiments) per chunk; the other axes are single chunks.
+
+    Returns
+    -------
+    dask.array.Array
+        Same shape and dtype; a fresh graph name on every call.
+
+    Examples
+    --------
+    >>> lazy_rows(np.zeros((5, 2, 3)), 2).chunks
+    ((2, 2, 1), (2,), (3,))
+    """
+    import uuid
+
+    import dask.array as dska
+
+    chunks = (int(rows), *(-1,) * (array.ndim - 1))
+    return dska.from_array(
+        _Rows(array), chunks=chunks, asarray=False, name=f"agea-rows-{uuid.uuid4().hex}"
+    )

@@ -1,0 +1,47 @@
+"""Analyses at atlas scale: region x gene matrices, seed correlation maps, gene finder.
+
+Every analysis is one pass over the expression data, chunk by chunk along
+experiments (32 whole volumes per dask chunk by default): a compiled kernel
+(:mod:`agea_xr.kernels`) reduces each chunk to a few numbers per region or per
+voxel, and dask combines them. The binary is never materialised whole, and the
+same graph runs on dask's threaded scheduler (the default) or, unchanged, on a
+``dask.distributed`` cluster: create a ``Client`` first and dask uses it.
+
+Missing values (``-1`` in the raw files, NaN once decoded) are never counted
+as zeros: every mean, count and correlation uses measured voxels only.
+
+On a dataset as :func:`agea_xr.open_dataset` returns it (untouched expression,
+default chunks), the kernels read the stored float16 bits directly
+(:func:`agea_xr.reader.raw_bits`) and decode them through a lookup table on
+the fly, which halves the time of a pass; after any change to ``expression``
+(selection, arithmetic, rechunking) they work on the decoded float values,
+with the same results. Numpy or memmapped data (``wrap_volume``) is chunked
+without being copied whole.
+
+Region-based results are lazy (dask-backed) DataArrays: call ``.compute()``
+(or ``.values``) to run the pass. :func:`gene_finder` returns a table, so it
+computes at once.
+
+One module per analysis family: :mod:`~agea_xr.analysis.regions`
+(:func:`region_expression`), :mod:`~agea_xr.analysis.seed`
+(:func:`seed_correlation`), :mod:`~agea_xr.analysis.finder`
+(:func:`gene_finder`), :mod:`~agea_xr.analysis.voxels` (:func:`voxel_matrix`).
+New analyses build on :func:`agea_xr.analysis._chunks.experiment_pass`, which
+runs a per-chunk kernel over all experiments and keeps or adds its results.
+"""
+
+from __future__ import annotations
+
+from .finder import EFFECT_COLUMNS, gene_finder
+from .regions import STATS, region_expression
+from .seed import seed_correlation
+from .voxels import voxel_matrix
+
+__all__ = [
+    "EFFECT_COLUMNS",
+    "STATS",
+    "gene_finder",
+    "region_expression",
+    "seed_correlation",
+    "voxel_matrix",
+]
