@@ -268,9 +268,9 @@ def test_stalled_server_fails_fast_with_default_options(monkeypatch):
     # defaults, which once multiplied a stall into minutes
     import time
 
-    from agea_xr import remote
+    from agea_xr.remote import errors
 
-    monkeypatch.setattr(remote, "PROBE_READ_TIMEOUT", 0.5)
+    monkeypatch.setattr(errors, "PROBE_READ_TIMEOUT", 0.5)
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(16)
