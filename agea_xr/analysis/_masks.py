@@ -1,10 +1,9 @@
-"""Voxel selections of the analyses: hemispheres by position, region or boolean masks.
+"""Voxel selections of the analyses: region acronyms/ids or boolean volumes, by hemisphere.
 
-The one place inside :mod:`agea_xr.analysis` for hemisphere-by-position and
-Allen id -> ``BrainRegions`` position lookups, until :mod:`agea_xr.regions`
-owns them for the whole package (``regions.is_left``,
-``regions.hemisphere_mask``, ``regions.index_of_ids``); these functions have
-the same names and meaning, so switching is an import.
+Hemispheres are decided by position and Allen ids looked up in ``BrainRegions``
+by their owners in :mod:`agea_xr.regions` (``is_left``, ``hemisphere_mask``,
+``index_of_ids``); this module only turns what a user passes into a boolean
+``(ml, dv, ap)`` volume.
 """
 
 from __future__ import annotations
@@ -16,49 +15,13 @@ import numpy as np
 import xarray as xr
 
 from .._choices import check_choice
-from ..layout import GRID_DIMS, ML
-from ..regions import brain_regions, label_of, region_mask
+from ..layout import GRID_DIMS
+from ..regions import hemisphere_mask, label_of, region_mask
 
-__all__ = [
-    "HEMISPHERE_CHOICES",
-    "describe",
-    "hemisphere_mask",
-    "index_of_ids",
-    "is_left",
-    "selection_mask",
-]
+__all__ = ["HEMISPHERE_CHOICES", "describe", "selection_mask"]
 
 #: Hemisphere choices of the voxel selections (None: both hemispheres).
 HEMISPHERE_CHOICES = (None, "left", "right")
-_HINT = "Left is x < 0 (ML), right x > 0, None both."
-
-
-def is_left(label: xr.DataArray) -> np.ndarray:
-    """Left-hemisphere voxels (x < 0), broadcast to the label's shape ``(ml, dv, ap)``."""
-    left = np.asarray(label[ML].values) < 0
-    return np.broadcast_to(left[:, None, None], label.shape)
-
-
-def hemisphere_mask(label: xr.DataArray, hemisphere: str | None) -> np.ndarray:
-    """Voxels of one hemisphere, decided by position, shape of the label ``(ml, dv, ap)``.
-
-    Raises
-    ------
-    ValueError
-        For a hemisphere other than None, "left", "right".
-    """
-    check_choice(hemisphere, HEMISPHERE_CHOICES, "hemisphere", _HINT)
-    if hemisphere is None:
-        return np.ones(label.shape, dtype=bool)
-    left = is_left(label)
-    return left if hemisphere == "left" else ~left
-
-
-def index_of_ids(ids: np.ndarray) -> np.ndarray:
-    """Positions in ``BrainRegions().id`` of Allen structure ids (signed, all known)."""
-    br = brain_regions()
-    order = np.argsort(br.id, kind="stable")
-    return order[np.searchsorted(br.id[order], np.asarray(ids))]
 
 
 def describe(spec: Any) -> str:
@@ -86,7 +49,9 @@ def selection_mask(
     KeyError
         For an unknown region acronym.
     """
-    check_choice(hemisphere, HEMISPHERE_CHOICES, "hemisphere", _HINT)
+    check_choice(
+        hemisphere, HEMISPHERE_CHOICES, "hemisphere", "'left' is x < 0, 'right' x > 0, None both."
+    )
     if spec is None:
         label = label_of(ds)
         return (label.values != 0) & hemisphere_mask(label, hemisphere)

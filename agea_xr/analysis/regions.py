@@ -13,9 +13,15 @@ from .. import kernels
 from .._choices import check_choice
 from ..gene_index import set_gene_index
 from ..layout import EXPERIMENT
-from ..regions import brain_regions, check_mapping, label_of, region_indices
+from ..regions import (
+    brain_regions,
+    check_mapping,
+    index_of_ids,
+    is_left,
+    label_of,
+    region_indices,
+)
 from ._chunks import expression_matrix, group_sums, segment_medians, segment_sums
-from ._masks import index_of_ids, is_left
 from ._region_index import RegionIndex
 
 __all__ = ["HEMISPHERE_CHOICES", "STATS", "region_expression"]
