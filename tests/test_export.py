@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
+import os
 import subprocess
 import sys
 
@@ -601,3 +604,174 @@ def test_missing_writer_names_the_extra(tmp_path, monkeypatch):
     with pytest.raises(ImportError, match=r"zarr package.*pip install 'agea-xr\[zarr\]'"):
         agea_xr.export(ds, tmp_path / "x.zarr", genes="Pdyn")
     assert not list(tmp_path.iterdir())
+
+
+# --- CF conventions, checked by a real checker --------------------------------------
+#: Findings of the IOOS compliance checker judged acceptable: the IBL layout puts
+#: the grid in (ml, dv, ap) order, not CF's recommended (T, Z, Y, X).
+ACCEPTED_CF_FINDINGS = ("spatio-temporal dimensions are not in the recommended order",)
+
+
+def cf_findings(path) -> dict[str, list[str]]:
+    """The failed checks of IOOS compliance-checker (CF-1.10), by priority; offline."""
+    import warnings
+
+    from compliance_checker.runner import CheckSuite, ComplianceChecker
+
+    report = path.with_suffix(".cf.json")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the checker's own deprecations
+        CheckSuite.load_all_available_checkers()
+        ComplianceChecker.run_checker(
+            str(path), ["cf:1.10"], 0, "normal", output_filename=str(report),
+            output_format="json",
+        )  # fmt: skip
+    result = json.loads(report.read_text())["cf:1.10"]
+    report.unlink()
+    found: dict[str, list[str]] = {}
+    for priority in ("high_priorities", "medium_priorities", "low_priorities"):
+        for check in result[priority]:
+            if check["value"][0] < check["value"][1]:
+                found.setdefault(priority, []).extend(check["msgs"])
+    return found
+
+
+def test_netcdf_exports_pass_a_cf_checker(tmp_path):
+    sample = agea_xr.open_sample()
+    sample_nc = agea_xr.export(sample, tmp_path / "sample.nc")
+    stats = ["mean", "median", "std", "count", "fraction_measured"]
+    regions_nc = agea_xr.export(
+        agea_xr.region_expression(sample, stat=stats), tmp_path / "regions.nc"
+    )
+    for path in (sample_nc, regions_nc):
+        found = cf_findings(path)
+        assert "high_priorities" not in found, found  # no error
+        warnings = found.get("medium_priorities", []) + found.get("low_priorities", [])
+        assert all(any(a in w for a in ACCEPTED_CF_FINDINGS) for w in warnings), warnings
+    with xr.open_dataset(sample_nc, decode_cf=False) as raw:
+        for dim in ("ml", "dv", "ap"):
+            assert "_FillValue" not in raw[dim].attrs
+            assert "standard_name" not in raw[dim].attrs
+            assert raw[dim].attrs["units"] == "m"
+        assert raw.dv.attrs["axis"] == "Z" and raw.dv.attrs["positive"] == "up"
+        assert "units" not in raw.label.attrs
+        assert raw.attrs["Conventions"] == "CF-1.10"
+        assert raw.attrs["history"].endswith("agea-xr 0.1.0: export to netCDF sample.nc")
+    back = agea_xr.open_export(sample_nc)
+    for dim, axis in (("ml", "X"), ("dv", "Z"), ("ap", "Y")):
+        assert back[dim].attrs == sample[dim].attrs and back[dim].attrs["axis"] == axis
+    regions = agea_xr.open_export(regions_nc)
+    assert (np.diff(regions.region.values) > 0).all()  # CF: a monotonic coordinate
+    memory = agea_xr.region_expression(sample, stat=stats).sortby("region")
+    np.testing.assert_array_equal(regions["mean"].values, memory["mean"].values)
+    assert regions["fraction_measured"].attrs["units"] == "1"
+    assert regions.attrs["title"] == sample.attrs["title"]
+
+
+# --- arguments, DataArrays, disk full, leftovers ---------------------------------------
+def test_shards_and_experiments_are_checked_before_any_work(synthetic_dir, tmp_path):
+    ds = agea_xr.open_dataset(synthetic_dir)
+    with pytest.raises(ValueError, match="shards must be at least 1, got 0"):
+        agea_xr.export(ds, tmp_path / "x.zarr", shards=0)
+    first = int(ds.experiment.values[0])
+    with pytest.raises(ValueError, match=rf"experiments must be a whole number, got {first}.9"):
+        agea_xr.export(ds, tmp_path / "x.nc", experiments=[first + 0.9])
+    with pytest.raises(ValueError, match="chunks must be a whole number"):
+        agea_xr.export(ds, tmp_path / "x.nc", chunks=1.5)
+    assert list(tmp_path.iterdir()) == []
+    # a whole float is that id, not another
+    path = agea_xr.export(ds, tmp_path / "x.nc", experiments=[float(first)])
+    assert agea_xr.open_export(path).experiment.values.tolist() == [first]
+
+
+def test_dataarray_export_keeps_global_and_variable_attributes_apart(tmp_path):
+    sample = agea_xr.open_sample()
+    mean = sample.agea.gene("Pdyn")
+    path = agea_xr.export(mean, tmp_path / "pdyn.nc")
+    back = xr.open_dataset(path)
+    assert back.attrs["citation"] == sample.attrs["citation"] == layout.CITATION
+    assert back.attrs["title"] == sample.attrs["title"]
+    for key in mean.attrs:  # long_name, units, experiments, ...: the variable's only
+        if key not in ("Conventions", "history"):
+            assert key not in back.attrs, key
+    name = mean.name or "expression"
+    assert back[name].attrs["long_name"] == mean.attrs["long_name"]
+    back.close()
+
+
+def _open_files_under(folder) -> list[str]:
+    out = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if target.startswith(str(folder)):
+                out.append(target)
+    return out
+
+
+def test_leftovers_of_a_killed_export_are_cleaned(synthetic_dir, tmp_path):
+    ds = agea_xr.open_dataset(synthetic_dir)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    pid = int(dead.stdout)
+    killed_nc = tmp_path / f".x.nc.partial-{pid}-0a1b2c3d"
+    killed_nc.write_bytes(b"half a file")
+    killed_zarr = tmp_path / f".x.zarr.partial-{pid}-0a1b2c3d"
+    (killed_zarr / "expression").mkdir(parents=True)
+    older = tmp_path / ".x.nc.partial-47bda4d9"  # an earlier version's name, no pid
+    older.write_bytes(b"old")
+    running = tmp_path / f".x.nc.partial-{os.getpid()}-feedbeef"  # a write in progress
+    running.write_bytes(b"being written")
+    agea_xr.export(ds, tmp_path / "x.nc", genes="Pdyn")
+    agea_xr.export(ds, tmp_path / "x.zarr", genes="Pdyn")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["x.nc", "x.zarr", running.name])
+
+
+DISK_FULL_SCRIPT = """
+import os, sys, agea_xr
+target = os.path.join(sys.argv[1], "full.nc")
+try:
+    agea_xr.export(agea_xr.open_sample(), target, engine=sys.argv[2])
+except OSError as err:
+    print("ERRNO", err.errno)
+    print(err)
+print("LEFT", sorted(os.listdir(sys.argv[1])))
+"""
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 200 kB tmpfs (the sample's netCDF export needs ~470 kB); skipped where none mounts."""
+    folder = tmp_path / "small"
+    folder.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(folder)],
+                          capture_output=True, text=True)  # fmt: skip
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.strip()}")
+    yield folder
+    subprocess.run(["umount", str(folder)], check=True)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_disk_full_names_path_and_space_and_leaves_nothing(small_disk, engine):
+    # in a subprocess: h5netcdf used to segfault when the temporary was removed
+    done = subprocess.run([sys.executable, "-c", DISK_FULL_SCRIPT, str(small_disk), engine],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"ERRNO {errno.ENOSPC}"
+    assert f"Cannot write '{small_disk / 'full.nc'}': the disk is full" in lines[1]
+    assert "The export needs up to " in lines[1] and " MB free once the partial" in lines[1]
+    assert lines[-1] == "LEFT []"
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_failed_export_closes_its_files_before_removing_them(
+    three_chunks_dir, tmp_path, monkeypatch, engine
+):
+    ds = agea_xr.open_dataset(three_chunks_dir)
+    _fail_after(monkeypatch, 1)  # fails in the middle of the dask write
+    with dask.config.set(scheduler="synchronous"), pytest.raises(RuntimeError, match="inject"):
+        agea_xr.export(ds, tmp_path / "x.nc", engine=engine)
+    assert _open_files_under(tmp_path) == []
+    assert list(tmp_path.iterdir()) == []

@@ -174,6 +174,8 @@ def export(
             crop=crop,
         )
     )
+    part = _cf_order(part)
+    part.attrs = {**global_attributes(), **part.attrs}  # results lack title and citation
     path = Path(path)
     history = f"export to {'netCDF' if fmt == 'netcdf' else 'Zarr'} {path.name}"
     if part.attrs.get("subset"):
@@ -335,6 +337,26 @@ def _masked(ds: xr.Dataset) -> xr.Dataset:
             masked.encoding = dict(var.encoding)
             out[name] = masked.variable
     return out
+
+
+def _cf_order(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` sorted along dimension coordinates that are not monotonic (CF requires it).
+
+    Results (``region`` of :func:`agea_xr.region_expression`, in BrainRegions
+    order) are small and sorted freely; rows keep their labels. ``experiment``
+    is kept in its order (the release's, or the one asked), which a CF checker
+    flags when it is not increasing: sorting would make every chunk of a large
+    export read many chunks of the release.
+    """
+    for dim in ds.dims:
+        if dim == EXPERIMENT or dim not in ds.indexes:
+            continue
+        index = ds.indexes[dim]
+        if index.dtype.kind in "iuf" and not (
+            index.is_monotonic_increasing or index.is_monotonic_decreasing
+        ):
+            ds = ds.sortby(dim)
+    return ds
 
 
 #: Errors that say the disk (or the file size limit) is full.
