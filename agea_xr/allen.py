@@ -108,13 +108,38 @@ def read_mhd(header: str, raw: bytes, *, where: str = "") -> np.ndarray:
     return np.frombuffer(raw, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
 
 
+#: Largest ``.mhd`` header and ``data_set.xml`` read from a zip (they are a few kB).
+_MAX_TEXT_BYTES = 1 << 20
+#: Largest raw volume read: the 200 µm grid in float64 (the largest element type).
+_MAX_GRID_BYTES = int(np.prod(GRID_SHAPE)) * 8
+
+
+def _read_member(zf: zipfile.ZipFile, name: str, where: str, limit: int) -> bytes:
+    """Read a zip member after checking its declared size (a zip bomb is never inflated)."""
+    size = zf.getinfo(name).file_size
+    if size > limit:
+        raise ValueError(
+            f"{where}: the member {name!r} declares {size:,} bytes once inflated, more than "
+            f"the {limit:,} an Allen 200 µm grid download holds there. It is not an Allen "
+            "grid download (or it is damaged): download it again."
+        )
+    return zf.read(name)
+
+
 def _read_pair(zf: zipfile.ZipFile, mhd_name: str, where: str) -> np.ndarray:
-    header = zf.read(mhd_name).decode("ascii", errors="replace")
+    header = _read_member(zf, mhd_name, where, _MAX_TEXT_BYTES).decode("ascii", errors="replace")
     match = re.search(r"ElementDataFile\s*=\s*(\S+)", header)
     if not match:
         raise ValueError(f"{where}:{mhd_name} names no ElementDataFile.")
     folder = mhd_name.rsplit("/", 1)[0] + "/" if "/" in mhd_name else ""
-    return read_mhd(header, zf.read(folder + match.group(1)), where=f"{where}:{mhd_name}")
+    raw_name = folder + match.group(1)
+    if raw_name not in zf.namelist():
+        raise ValueError(
+            f"{where}:{mhd_name} names the data file {raw_name!r}, which the zip does not "
+            "hold: the download is incomplete, download it again."
+        )
+    raw = _read_member(zf, raw_name, where, _MAX_GRID_BYTES)
+    return read_mhd(header, raw, where=f"{where}:{mhd_name}")
 
 
 def _names(zf: zipfile.ZipFile) -> dict[str, str]:
@@ -140,7 +165,9 @@ def read_grid(path: str | os.PathLike) -> AllenGrid:
     FileNotFoundError
         If the zip does not exist.
     ValueError
-        If it holds no expression grid or a grid of another shape.
+        If it is not a zip, holds no expression grid or a grid of another shape,
+        declares members larger than a grid (checked before inflating anything),
+        or its ``data_set.xml`` is not valid XML; the message names the zip.
 
     Examples
     --------
@@ -171,10 +198,23 @@ def read_grid(path: str | os.PathLike) -> AllenGrid:
                     )
                 volumes[kind] = volume.astype(np.float32, copy=False)
         if "data_set.xml" in names:
-            root = ET.fromstring(zf.read(names["data_set.xml"]))
+            text = _read_member(zf, names["data_set.xml"], str(path), _MAX_TEXT_BYTES)
+            try:
+                root = ET.fromstring(text)
+            except ET.ParseError as err:
+                raise ValueError(
+                    f"{str(path)!r}: its data_set.xml is not valid XML ({err}): the download "
+                    "is truncated or damaged. Download it again."
+                ) from None
             node = root.find("id")
             if node is not None and node.text:
-                experiment_id = int(node.text)
+                try:
+                    experiment_id = int(node.text.strip())
+                except ValueError:
+                    raise ValueError(
+                        f"{str(path)!r}: data_set.xml gives the experiment id "
+                        f"{node.text.strip()!r}, which is not a whole number. Download it again."
+                    ) from None
             for tag in ("plane_of_section", "plane-of-section"):
                 node = root.find(f".//{tag}")
                 if node is not None and node.find("name") is not None:
@@ -213,11 +253,23 @@ def read_annotation(path: str | os.PathLike) -> np.ndarray:
 
     Raises
     ------
+    FileNotFoundError
+        If the zip does not exist.
     ValueError
-        If the zip holds no annotation of the AGEA grid.
+        If it is not a zip, holds no annotation of the AGEA grid, or declares
+        members larger than a grid.
     """
     path = Path(path)
-    with zipfile.ZipFile(path) as zf:
+    if not path.is_file():
+        raise FileNotFoundError(f"Allen grid annotation {str(path)!r} does not exist.")
+    try:
+        zf_context = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as err:
+        raise ValueError(
+            f"{str(path)!r} is not a zip file ({err}); expected the Allen grid annotation "
+            "download (P56_Mouse_gridAnnotation.zip)."
+        ) from None
+    with zf_context as zf:
         names = _names(zf)
         if "gridAnnotation.mhd" not in names:
             raise ValueError(

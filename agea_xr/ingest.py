@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from . import layout
+from .release import integer_ids, text_column
 
 __all__ = ["MEASURES", "gene_table", "ingest", "right_hemisphere_voxels"]
 
@@ -72,8 +73,8 @@ def gene_table(path: str | os.PathLike | None = None) -> pd.DataFrame:
     FileNotFoundError
         If the table does not exist.
     ValueError
-        If it lacks the columns, or an id is not an integer or repeats with
-        different symbols.
+        If it lacks the columns, is not UTF-8 text, or an id is not a whole
+        number within int64 or repeats with different symbols.
 
     Examples
     --------
@@ -93,10 +94,16 @@ def gene_table(path: str | os.PathLike | None = None) -> pd.DataFrame:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"Gene table {str(path)!r} does not exist.")
-        if path.suffix.lower() in (".pqt", ".parquet"):
-            raw = pd.read_parquet(path).astype(str)
-        else:
-            raw = pd.read_csv(path, sep=None, engine="python", dtype=str)
+        try:
+            if path.suffix.lower() in (".pqt", ".parquet"):
+                raw = pd.read_parquet(path)
+            else:
+                raw = pd.read_csv(path, sep=None, engine="python", dtype=str)
+        except UnicodeDecodeError as err:
+            raise ValueError(
+                f"The gene table {where} is not UTF-8 text ({err}): save it as UTF-8 "
+                "(e.g. 'Save as CSV UTF-8' in a spreadsheet)."
+            ) from None
     columns = {c.strip().lower(): c for c in raw.columns}
     id_col = next((columns[c] for c in _ID_COLUMNS if c in columns), None)
     gene_col = next((columns[c] for c in _GENE_COLUMNS if c in columns), None)
@@ -106,14 +113,10 @@ def gene_table(path: str | os.PathLike | None = None) -> pd.DataFrame:
             f"id column (one of {list(_ID_COLUMNS)}) and a symbol column (one of "
             f"{list(_GENE_COLUMNS)})."
         )
-    try:
-        ids = pd.to_numeric(raw[id_col].str.strip(), errors="raise").astype(np.int64)
-    except (ValueError, TypeError) as err:
-        raise ValueError(
-            f"Experiment ids of the gene table {where} must be integers: {err}."
-        ) from err
-    genes = raw[gene_col].astype(str).str.strip().str.rstrip("*").str.strip()
-    table = pd.DataFrame({"experiment": ids.to_numpy(), "gene": genes.to_numpy(dtype=object)})
+    ids = integer_ids(raw[id_col], f"The {id_col!r} column of the gene table {where}")
+    genes = text_column(raw[gene_col], f"The {gene_col!r} column of the gene table {where}")
+    genes = genes.astype(str).str.strip().str.rstrip("*").str.strip()
+    table = pd.DataFrame({"experiment": ids, "gene": genes.to_numpy(dtype=object)})
     table = table.drop_duplicates()
     clash = table["experiment"][table["experiment"].duplicated()].unique()
     if clash.size:
@@ -188,7 +191,9 @@ def _measures_in(zip_path: Path) -> set[str]:
     return {m for m in MEASURES if f"{m}.mhd" in names}
 
 
-def _check_zips(zips: Iterable[str | os.PathLike]) -> list[Path]:
+def _check_zips(zips: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Path]:
+    if isinstance(zips, (str, bytes, os.PathLike)):
+        zips = [os.fsdecode(zips)]  # one zip, not the characters of its path
     paths = [Path(z) for z in zips]
     if not paths:
         raise ValueError("No Allen grid zips given: pass one or more *_200um.zip downloads.")
@@ -198,8 +203,34 @@ def _check_zips(zips: Iterable[str | os.PathLike]) -> list[Path]:
     return paths
 
 
+def _check_output(paths: list[Path], out: Path) -> None:
+    """Refuse an output that is, or holds, one of the input zips (overwrite would delete it)."""
+    target = out.resolve()
+    inside = [str(p) for p in paths if p.resolve() == target or target in p.resolve().parents]
+    if inside:
+        raise ValueError(
+            f"The output {str(out)!r} holds the input zip(s) {inside}: writing it (with "
+            "overwrite=True, replacing it) would delete them. Choose an output outside the "
+            "folder of the downloads, e.g. a new folder beside it."
+        )
+
+
+def _check_energy(grids: list[Path]) -> None:
+    """Refuse grid zips without the energy volume (``?include=density`` downloads)."""
+    lacking = {p: _measures_in(p) for p in grids}
+    lacking = {p: m for p, m in lacking.items() if m and "energy" not in m}
+    if lacking:
+        found = "; ".join(f"{p.name!r} ({', '.join(sorted(m))} only)" for p, m in lacking.items())
+        raise ValueError(
+            f"No energy grid in {found}. The AGEA expression is the Allen expression "
+            "energy: download each experiment's grid with the energy volume, "
+            "grid_data/download/EXPERIMENT_ID?include=energy (add ,density,intensity for "
+            "those too) from the Allen Brain Atlas API, and ingest those zips."
+        )
+
+
 def ingest(
-    zips: Sequence[str | os.PathLike],
+    zips: str | os.PathLike | Sequence[str | os.PathLike],
     out: str | os.PathLike,
     *,
     table: str | os.PathLike | None = None,
@@ -211,9 +242,10 @@ def ingest(
 
     Parameters
     ----------
-    zips : sequence of str or os.PathLike
-        Allen grid zips of ISH experiments, coronal or sagittal, in the order
-        the experiments should have; the grid annotation zip
+    zips : str, os.PathLike, or sequence of them
+        Allen grid zips of ISH experiments (one path, or a list), coronal or
+        sagittal, in the order the experiments should have; each must hold the
+        energy volume; the grid annotation zip
         (``P56_Mouse_gridAnnotation.zip``) may be among them and becomes
         ``label.npy`` (lateralised iblatlas indices).
     out : str or os.PathLike
@@ -245,8 +277,10 @@ def ingest(
     FileExistsError
         If ``out`` exists, is not empty, and ``overwrite`` is False.
     ValueError
-        If a zip is not an Allen grid, an experiment id is missing or repeated,
-        or an experiment has no symbol in the table.
+        If a zip is not an Allen grid or has no energy volume (a
+        ``?include=density`` download), declares members larger than a grid, an
+        experiment id is missing or repeated, an experiment has no symbol in the
+        table, or ``out`` is or holds one of the zips (nothing is deleted).
 
     Warns
     -----
@@ -265,6 +299,7 @@ def ingest(
 
     paths = _check_zips(zips)
     out = Path(out)
+    _check_output(paths, out)
     if out.is_dir() and not any(out.iterdir()):
         overwrite = True  # an empty folder holds nothing to lose
     annotations = [p for p in paths if _is_annotation(p)]
@@ -273,6 +308,7 @@ def ingest(
         raise ValueError(f"Several grid annotation zips given: {[str(a) for a in annotations]}.")
     if not grids:
         raise ValueError("Only the annotation was given: pass the experiments' grid zips too.")
+    _check_energy(grids)
     symbols = gene_table(table).set_index("experiment")["gene"]
     # energy always (the IBL binary); density/intensity when any zip has them
     measures = ["energy"] + [m for m in MEASURES[1:] if any(m in _measures_in(p) for p in grids)]
@@ -377,19 +413,16 @@ def _plane(text: str | None) -> str:
 
 def _write_zarr(folder: Path, out: Path, measures: list[str], overwrite: bool) -> None:
     from .api import open_dataset
+    from .conventions import attributes, expression_attributes
     from .export import export
 
     ds = open_dataset(folder)
     planes = pd.read_parquet(folder / layout.TABLE_FILE)["plane"].to_numpy(dtype=object)
-    ds = ds.assign_coords(plane=(layout.EXPERIMENT, planes, {"long_name": "plane of section"}))
+    ds = ds.assign_coords(plane=(layout.EXPERIMENT, planes, attributes("plane")))
     for measure in measures:
         if measure != "energy":
-            other = open_dataset(folder / measure)["expression"]
-            other.attrs = {
-                **other.attrs,
-                "long_name": f"ISH gene expression {measure}",
-                "comment": f"Allen expression {measure}. NaN: no measurement (-1 in the grid).",
-            }
+            other = open_dataset(folder / measure)["expression"].variable.copy(deep=False)
+            other.attrs = expression_attributes(measure)
             ds[measure] = other
     ds.attrs.update(title="Allen Gene Expression Atlas grids, ingested by agea-xr")
     ds.attrs["source"] = "Allen Mouse Brain Atlas grid downloads"

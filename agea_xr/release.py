@@ -24,11 +24,13 @@ from .remote import filesystem, is_url
 __all__ = [
     "check_binary",
     "check_label",
+    "integer_ids",
     "join",
     "read_label",
     "read_table",
     "read_version",
     "read_volume",
+    "text_column",
 ]
 
 
@@ -90,6 +92,120 @@ def read_version(
     return layout.newest_version(names)
 
 
+# --- columns ------------------------------------------------------------------------
+_INT64 = np.iinfo(np.int64)
+
+
+def integer_ids(column: Any, what: str) -> np.ndarray:
+    """Whole-number ids of a table column, as int64; never truncated nor wrapped.
+
+    Parameters
+    ----------
+    column : pandas.Series or sequence
+        Integers, whole floats, or text holding them (``"71717084"``,
+        ``"71717084.0"``).
+    what : str
+        The column, for messages (e.g. ``"The 'id' column of 'x.pqt'"``).
+
+    Returns
+    -------
+    numpy.ndarray
+        int64.
+
+    Raises
+    ------
+    ValueError
+        Naming the row and value, for a value that is empty, not a number, not
+        a whole number, or beyond int64.
+
+    Examples
+    --------
+    >>> integer_ids(["71717084", 74272479.0], "ids")
+    array([71717084, 74272479])
+    >>> integer_ids(["71717084.5"], "ids")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: ids must hold whole-number ... '71717084.5', which is not a whole number...
+    """
+    values = list(column)
+    out = np.empty(len(values), dtype=np.int64)
+    for row, value in enumerate(values):
+        problem = None
+        if isinstance(value, bytes):
+            value = value.decode("ascii", errors="replace")
+        if isinstance(value, (bool, np.bool_)) or value is None:
+            problem = "not a number"
+        elif isinstance(value, (int, np.integer)):
+            number = int(value)
+        else:
+            text = str(value).strip()
+            try:
+                number = int(text)
+            except ValueError:
+                try:
+                    real = float(text)
+                except ValueError:
+                    real = None
+                if real is None or not np.isfinite(real):
+                    problem = "not a number"
+                elif real != int(real):
+                    problem = "not a whole number"
+                else:
+                    number = int(real)
+        if problem is None and not _INT64.min <= number <= _INT64.max:
+            problem = "beyond the 64-bit integer range"
+        if problem is not None:
+            raise ValueError(
+                f"{what} must hold whole-number experiment ids: row {row} holds {value!r}, "
+                f"which is {problem}. Fix the table or download it again."
+            )
+        out[row] = number
+    return out
+
+
+def text_column(column: pd.Series, what: str) -> pd.Series:
+    """A column of text, with bytes decoded as UTF-8 (missing values kept as missing).
+
+    Parameters
+    ----------
+    column : pandas.Series
+    what : str
+        The column, for messages.
+
+    Returns
+    -------
+    pandas.Series
+        Of ``str`` (object dtype) and missing values.
+
+    Raises
+    ------
+    ValueError
+        Naming the first row whose bytes are not UTF-8.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> text_column(pd.Series([b"Pdyn", "Nrp1"]), "genes").tolist()
+    ['Pdyn', 'Nrp1']
+    >>> text_column(pd.Series([b"Pdyn", b"N\\xe9"]), "genes")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: genes is not UTF-8 text: row 1 holds b'N\\xe9' (...). Save the table ...
+    """
+    values = column.to_numpy(dtype=object)
+    out = values.copy()
+    for row, value in enumerate(values):
+        if isinstance(value, (bytes, bytearray)):
+            try:
+                out[row] = bytes(value).decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise ValueError(
+                    f"{what} is not UTF-8 text: row {row} holds {bytes(value)!r} ({err}). "
+                    "Save the table with UTF-8 text."
+                ) from None
+    return pd.Series(out, index=column.index, dtype=object)
+
+
 # --- the files --------------------------------------------------------------------
 def read_table(
     folder: str | os.PathLike, storage_options: Mapping[str, Any] | None = None
@@ -114,8 +230,9 @@ def read_table(
     FileNotFoundError
         If the table is missing.
     ValueError
-        If it is not parquet, lacks the ``id``/``gene`` columns, or its ids are
-        not unique integers.
+        If it is not parquet, lacks the ``id``/``gene`` columns, its ids are
+        not unique whole numbers within int64 (``"71717084.5"`` is refused, not
+        truncated), or a gene symbol is not UTF-8 text.
     """
     folder = str(folder)
     name = layout.TABLE_FILE
@@ -138,20 +255,18 @@ def read_table(
             f"{join(folder, name)!r} lacks the column(s) {sorted(missing)}: it has "
             f"{list(table.columns)}, the AGEA table has 'id' and 'gene'."
         )
-    try:
-        ids = pd.to_numeric(table[layout.TABLE_ID_COLUMN], errors="raise").astype(np.int64)
-    except (ValueError, TypeError) as err:
-        raise ValueError(
-            f"The 'id' column of {join(folder, name)!r} must hold integer Allen experiment "
-            f"ids; {err}."
-        ) from err
+    ids = pd.Series(
+        integer_ids(table[layout.TABLE_ID_COLUMN], f"The 'id' column of {join(folder, name)!r}")
+    )
     duplicated = ids[ids.duplicated()].unique()
     if duplicated.size:
         raise ValueError(
             f"Experiment ids repeat in {join(folder, name)!r}: {list(duplicated[:5])}. "
             "Each row must describe one distinct experiment."
         )
-    symbols = table[layout.TABLE_GENE_COLUMN]
+    symbols = text_column(
+        table[layout.TABLE_GENE_COLUMN], f"The 'gene' column of {join(folder, name)!r}"
+    )
     blank = symbols.isna().to_numpy() | (symbols.astype(str).str.strip() == "").to_numpy()
     if blank.any():
         rows = np.flatnonzero(blank)
@@ -191,7 +306,8 @@ def read_volume(
     Raises
     ------
     ValueError
-        If the file is not a ``.npy`` array of shape (58, 41, 67) and the expected kind.
+        If the file is empty, damaged, or not a ``.npy`` array of shape
+        (58, 41, 67) and the expected kind.
     """
     folder = str(folder)
     if not _exists(folder, name, storage_options):
@@ -199,8 +315,13 @@ def read_volume(
     where = join(folder, name)
     try:
         array = np.load(io.BytesIO(_read_bytes(folder, name, storage_options)), allow_pickle=False)
-    except ValueError as err:
-        raise ValueError(f"Cannot read {where!r} as a .npy array ({err}).") from err
+    except (ValueError, EOFError, OSError) as err:
+        # EOFError: an empty file; ValueError/OSError: a damaged or foreign one
+        what = "it is empty" if isinstance(err, EOFError) else f"{err}"
+        raise ValueError(
+            f"Cannot read {where!r} as a .npy array ({what}). The file is damaged or "
+            "incomplete: download it again, or remove it to open the release without it."
+        ) from err
     if array.shape != layout.GRID_SHAPE:
         raise ValueError(
             f"{where!r} has shape {array.shape}, the AGEA grid is {layout.GRID_SHAPE} "

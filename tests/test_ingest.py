@@ -292,3 +292,101 @@ def test_cli_ingest(real_zips, tmp_path, capsys):
     captured = capsys.readouterr()
     assert "ingest" in captured.err  # progress bar
     assert agea_xr.open_export(store).gene.values.tolist() == ["Nrp1"]
+
+
+# --- refused inputs (each named, nothing written, nothing deleted) ----------------------
+def test_density_only_download_is_refused(tmp_path):
+    zip_path = write_allen_zip(
+        tmp_path / "Foo_P56_sagittal_99000002_200um.zip", 99000002, {"density": sagittal_volume(3)}
+    )
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match=r"(?s)No energy grid in 'Foo_P56_sagittal_99000002_200um"
+                       r"\.zip' \(density only\).*\?include=energy"):  # fmt: skip
+        agea_xr.ingest([zip_path], out)
+    assert not out.exists()
+
+
+def test_output_holding_the_input_zips_is_refused(real_zips, tmp_path):
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    copies = []
+    for path in real_zips:
+        copies.append(downloads / path.name)
+        copies[-1].write_bytes(path.read_bytes())
+    before = {p.name: p.read_bytes() for p in copies}
+    for out in (downloads, copies[0]):
+        with pytest.raises(ValueError, match="holds the input zip.*would delete them"):
+            agea_xr.ingest(copies, out, overwrite=True)
+    assert {p.name: p.read_bytes() for p in downloads.iterdir()} == before
+
+
+def _declare_size(zip_path: Path, member: str, size: int) -> None:
+    """Rewrite the uncompressed size a zip declares for ``member`` (local and central headers)."""
+    data = bytearray(zip_path.read_bytes())
+    name = member.encode()
+    for signature, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+        start = 0
+        while (start := data.find(signature, start)) != -1:
+            name_at = start + (30 if signature == b"PK\x03\x04" else 46)
+            if data[name_at : name_at + len(name)] == name:
+                data[start + offset : start + offset + 4] = size.to_bytes(4, "little")
+            start += 4
+    zip_path.write_bytes(bytes(data))
+
+
+def test_zip_bomb_is_refused_before_inflating(tmp_path):
+    import tracemalloc
+
+    bomb = write_allen_zip(tmp_path / "Foo_P56_coronal_99000003_200um.zip", 99000003, {})
+    with zipfile.ZipFile(bomb, "a") as zf:
+        zf.writestr("energy.mhd", MHD.format(name="energy"))
+        zf.writestr("energy.raw", b"\0" * 64, compress_type=zipfile.ZIP_DEFLATED)
+    declared = 1536 * 2**20  # 1.5 GiB
+    _declare_size(bomb, "energy.raw", declared)
+    assert zipfile.ZipFile(bomb).getinfo("energy.raw").file_size == declared
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=rf"energy\.raw' declares {declared:,} bytes"):
+            agea_xr.ingest([bomb], tmp_path / "out")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 * 2**20  # nothing near 1.5 GiB was allocated
+    assert not (tmp_path / "out").exists()
+
+
+def test_truncated_data_set_xml_names_the_zip(tmp_path):
+    zip_path = tmp_path / "Foo_P56_coronal_99000004_200um.zip"
+    with zipfile.ZipFile(zip_path, "w") as zf:
+        zf.writestr("data_set.xml", '<?xml version="1.0"?>\n<section-data-set>\n  <id>9900')
+        zf.writestr("energy.mhd", MHD.format(name="energy"))
+        zf.writestr("energy.raw", sagittal_volume(4).astype("<f4").tobytes())
+    with pytest.raises(ValueError, match=r"Foo_P56_coronal_99000004_200um\.zip'.*not valid XML"):
+        agea_xr.ingest([zip_path], tmp_path / "out")
+
+
+def test_one_zip_path_is_one_zip(real_zips, tmp_path):
+    for one in (str(real_zips[0]), real_zips[0]):  # never the characters of the path
+        out = agea_xr.ingest(one, tmp_path / f"one-{type(one).__name__}")
+        assert agea_xr.open_dataset(out).gene.values.tolist() == ["Pdyn"]
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ("71717084.5,Pdyn", "row 0 holds '71717084.5', which is not a whole number"),
+        ("99999999999999999999,Pdyn", "which is beyond the 64-bit integer range"),
+    ],
+)
+def test_gene_table_ids_are_never_truncated(tmp_path, rows, message):
+    path = tmp_path / "genes.csv"
+    path.write_text(f"experiment_id,gene\n{rows}\n")
+    with pytest.raises(ValueError, match=message):
+        gene_table(path)
+
+
+def test_gene_table_not_utf8_is_named(tmp_path):
+    path = tmp_path / "genes.csv"
+    path.write_bytes("experiment_id,gene\n71717084,Pdyn\n74272479,Nrp1é\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"genes\.csv' is not UTF-8 text.*save it as UTF-8"):
+        gene_table(path)
