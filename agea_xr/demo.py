@@ -16,7 +16,8 @@ def top_regions(
 
     The mean runs over the *measured* voxels of each region (NaN voxels are not
     zeros) and over all experiments of the gene. ``void`` and ``root`` (voxels
-    the mapping assigns to no region) are left out.
+    the mapping assigns to no region, ``-997`` on the left under ``-lr``
+    mappings) are left out.
 
     Parameters
     ----------
@@ -27,9 +28,10 @@ def top_regions(
     mapping : str, default "Beryl"
         iblatlas mapping.
     n : int, default 10
-        Number of regions.
+        Number of regions (a count: 0 or more).
     min_voxels : int, default 3
-        Regions with fewer measured voxels are left out (too noisy to rank).
+        Regions with fewer measured voxels are left out (too noisy to rank); a
+        count, 0 or more.
 
     Returns
     -------
@@ -40,7 +42,8 @@ def top_regions(
     Raises
     ------
     ValueError
-        If the dataset has no ``label`` volume.
+        If the dataset has no ``label`` volume, or ``n`` or ``min_voxels`` is
+        negative or fractional.
     KeyError
         If the gene is unknown (with close matches).
 
@@ -49,9 +52,16 @@ def top_regions(
     >>> import agea_xr
     >>> top_regions(agea_xr.open_sample(), "Pdyn", n=3).shape
     (3, 5)
+    >>> top_regions(agea_xr.open_sample(), "Pdyn", n=-1)
+    Traceback (most recent call last):
+    ...
+    ValueError: n must be at least 0, got -1.
     """
+    from ._choices import check_count
     from .analysis import region_expression
 
+    n = check_count(n, "n")
+    min_voxels = check_count(min_voxels, "min_voxels")
     if "label" not in ds:
         raise ValueError(
             "This dataset has no 'label' volume (label.npy), so it has no regions: open a "
@@ -69,6 +79,6 @@ def top_regions(
             "voxels": stats["count"].values[0].astype(np.int64),
         }
     )
-    keep = ~table["id"].isin([0, 997]) & (table["voxels"] >= min_voxels)
+    keep = ~table["id"].isin([0, 997, -997]) & (table["voxels"] >= min_voxels)
     table = table[keep]
     return table.sort_values("mean", ascending=False, kind="stable").head(n).reset_index(drop=True)
