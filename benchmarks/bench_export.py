@@ -20,6 +20,7 @@ TARGETS = {
     "full.nc": {},
     "full.zarr": {},
     "full-unsharded.zarr": {"shards": None},
+    "full-float16.zarr": {"dtype": "float16"},
 }
 
 
@@ -84,9 +85,12 @@ def _one(ds) -> np.ndarray:
 CASES = [
     ExportRow("export: netCDF (float32, zlib 4)", "full.nc", "agea_xr.export(ds, 'x.nc')"),
     ExportRow(
-        "export: Zarr (float16, zstd, shards of 32)", "full.zarr", "agea_xr.export(ds, 'x.zarr')"
+        "export: Zarr (float32, zstd, shards of 32)", "full.zarr", "agea_xr.export(ds, 'x.zarr')"
     ),
-    ExportRow("export: Zarr (float16, zstd, unsharded)", "full-unsharded.zarr", "shards=None"),
+    ExportRow("export: Zarr (float32, zstd, unsharded)", "full-unsharded.zarr", "shards=None"),
+    ExportRow(
+        "export: Zarr (float16, zstd, shards of 32)", "full-float16.zarr", "dtype='float16'"
+    ),
     Case("one experiment (export rows): raw binary", run=_one_memmap, setup=memmap, repeat=20),
     Case(
         "one experiment: netCDF export",
