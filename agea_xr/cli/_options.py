@@ -39,6 +39,7 @@ __all__ = [
     "open_source",
     "output_file",
     "output_folder",
+    "output_parent",
     "positive",
 ]
 
@@ -286,6 +287,18 @@ def output_file(path: str | os.PathLike, option: str) -> Path:
     path = Path(path)
     if path.is_dir() and not str(path).endswith((".zarr", ".zarr/")):
         raise IsADirectoryError(f"{option} {str(path)!r} is a folder: give a file name inside it.")
+    return output_parent(path, option)
+
+
+def output_parent(path: str | os.PathLike, option: str) -> Path:
+    """A file or folder to create later: the folder that will hold it must exist now.
+
+    Raises
+    ------
+    FileNotFoundError
+        If that folder does not exist, naming the option.
+    """
+    path = Path(path)
     parent = path.parent
     if not parent.is_dir():
         raise FileNotFoundError(

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     """Ingest and print where."""
     from ..ingest import ingest
 
-    _options.output_file(args.out, "OUT_FOLDER")  # its parent exists: checked before any work
+    _options.output_parent(args.out, "OUT_FOLDER")  # checked before any work
     for name in args.zips:
         _options.input_file(name, "ZIP")
     out = ingest(

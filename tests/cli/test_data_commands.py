@@ -198,3 +198,20 @@ def test_download_check_offline_rehashes_the_cache_without_the_network(
     assert "cache incomplete (run `agea-xr download --variant raw`" in out
     assert not (cache / layout.LABEL_FILE).exists()
     assert no_network == []
+
+
+# --- ingest ------------------------------------------------------------------------------
+def test_ingest_checks_its_inputs_and_output_folder_first(allen_dir, tmp_path, capsys):
+    zips = sorted(str(p) for p in allen_dir.glob("*_200um.zip"))
+    out = tmp_path / "no" / "agea"
+    assert main(["ingest", *zips, str(out), "--no-progress"]) == 1
+    assert capsys.readouterr().err == (
+        f"agea-xr ingest: error: The folder '{out.parent}' of OUT_FOLDER '{out}' does not "
+        "exist: create it first (mkdir -p) or choose another path.\n"
+    )
+    missing = tmp_path / "Pdyn.zip"
+    assert main(["ingest", str(missing), str(tmp_path / "agea")]) == 1
+    assert capsys.readouterr().err == (
+        f"agea-xr ingest: error: ZIP '{missing}' does not exist: check the path.\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
