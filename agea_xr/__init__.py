@@ -16,6 +16,8 @@ Examples
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -79,3 +81,21 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
+
+
+class _Package(types.ModuleType):
+    """The package, whose public functions are not shadowed by their modules.
+
+    Importing a submodule sets it as an attribute of the package: importing
+    ``agea_xr.export`` or ``agea_xr.ingest`` (e.g. ``from agea_xr.export import
+    subset``) would replace the functions ``agea_xr.export``/``agea_xr.ingest``
+    by their modules.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and _PUBLIC.get(name) == name:
+            return  # the module stays in sys.modules; the name keeps the function
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -20,9 +20,10 @@ import xarray as xr
 from xarray.backends import BackendArray
 from xarray.core import indexing
 
+from .conventions import restore_attributes
 from .dataset import CHUNK_EXPERIMENTS, EXPERIMENT_CHUNKS
 from .formats import format_of
-from .gene_index import GeneIndex
+from .gene_index import set_gene_index
 from .layout import EXPERIMENT
 from .remote import is_url
 from .sample import sample_path
@@ -163,7 +164,7 @@ def open_export(
     chunks: Any = EXPERIMENT_CHUNKS,
     storage_options: Mapping[str, Any] | None = None,
     engine: str | None = None,
-    decode: bool = True,
+    mask_and_scale: bool = True,
 ) -> xr.Dataset:
     """Open a netCDF or Zarr export lazily, as :func:`agea_xr.open_dataset` would.
 
@@ -186,9 +187,11 @@ def open_export(
     engine : str, optional
         xarray engine; default ``"zarr"`` for ``.zarr``, else ``"netcdf4"`` for
         local files and ``"h5netcdf"`` for URLs.
-    decode : bool, default True
-        Give float16 volumes (the compact Zarr form) as float32, as
-        :func:`agea_xr.open_dataset` does; False keeps the stored float16.
+    mask_and_scale : bool, default True
+        As in :func:`xarray.open_dataset`: decode the volumes to float32 with NaN
+        for missing values, as :func:`agea_xr.open_dataset` does (the compact
+        Zarr form stores float16 with ``scale_factor`` 1.0). False gives the
+        stored values: float16 for the compact Zarr form, float32 for netCDF.
 
     Returns
     -------
@@ -216,7 +219,16 @@ def open_export(
     # Chunk mappings (and the default) are applied after opening, to the volumes only:
     # xarray would also cut the string coordinates along experiment, and warn.
     by_mapping = isinstance(chunks, Mapping)
-    options: dict[str, Any] = {"chunks": None if by_mapping else chunks, "cache": False}
+    if not isinstance(mask_and_scale, (bool, np.bool_)):
+        raise TypeError(
+            f"mask_and_scale must be True or False, not {mask_and_scale!r}: True decodes "
+            "to float32 with NaN for missing values, False gives the stored values."
+        )
+    options: dict[str, Any] = {
+        "chunks": None if by_mapping else chunks,
+        "cache": False,
+        "mask_and_scale": bool(mask_and_scale),
+    }
     if fmt == "zarr":
         if url:
             options["backend_kwargs"] = {"storage_options": dict(storage_options or {})}
@@ -232,7 +244,8 @@ def open_export(
         ds = xr.open_dataset(
             target, engine=engine or ("h5netcdf" if url else "netcdf4"), **options
         )
-    if decode:
+    if mask_and_scale:
+        # exports of earlier versions stored float16 without scale_factor
         for name, var in ds.data_vars.items():
             if var.dtype == np.float16:
                 ds[name] = _as_float32(var)
@@ -242,9 +255,9 @@ def open_export(
         # Zarr gives numpy StringDType, netCDF fixed-width str: agea_xr uses object
         if coord.dims == (EXPERIMENT,) and coord.dtype.kind in "TUS" and name not in ds.xindexes:
             ds = ds.assign_coords({name: coord.copy(data=coord.values.astype(object))})
-    if "gene" in ds.coords and ds["gene"].dims == (EXPERIMENT,) and "gene" not in ds.xindexes:
-        ds = ds.set_xindex("gene", GeneIndex)
-    return ds
+    if "gene" in ds.coords and ds["gene"].dims == (EXPERIMENT,) and EXPERIMENT in ds.coords:
+        ds = set_gene_index(ds)
+    return restore_attributes(ds)
 
 
 class _Float32View(BackendArray):

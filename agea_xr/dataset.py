@@ -19,6 +19,7 @@ import xarray as xr
 from xarray.core import indexing
 
 from . import layout
+from .conventions import attributes, expression_attributes, global_attributes
 from .encoding import attach_default_encoding
 from .formats import FORMATS
 from .gene_index import set_gene_index
@@ -122,25 +123,7 @@ def build_dataset(
     array = ExpressionArray(
         ExperimentFile(binary, len(table), storage_options), decode=decode, mask=masked
     )
-    attrs = {
-        "long_name": "ISH gene expression energy",
-        "units": "1",
-        "comment": (
-            "Allen expression energy (sum of expressing pixel intensities over all pixels "
-            "of the 200 um voxel)."
-        ),
-    }
-    if variant == "raw":
-        attrs["comment"] += (
-            " NaN: no measurement (-1 in the raw file)."
-            if masked
-            else " -1 means no measurement (undecoded raw float16 values)."
-        )
-    else:
-        attrs["comment"] += (
-            " IBL-processed: hemispheres merged, PPCA-imputed, curtaining corrected; "
-            "no missing values, may be negative."
-        )
+    attrs = expression_attributes(variant=variant, masked=masked)
     expression = xr.Variable(layout.DIMS, indexing.LazilyIndexedArray(array), attrs)
     expression.encoding = {
         "preferred_chunks": {
@@ -154,50 +137,43 @@ def build_dataset(
         layout.EXPERIMENT: (
             layout.EXPERIMENT,
             table["experiment"].to_numpy(),
-            {"long_name": "Allen ISH experiment (SectionDataSet) id"},
+            attributes(layout.EXPERIMENT),
         ),
         "gene": (
             layout.EXPERIMENT,
             table["gene"].to_numpy(dtype=object),
-            {"long_name": "gene symbol (MGI)"},
+            attributes("gene"),
         ),
     }
     for dim, values in layout.coords().items():
-        coords[dim] = (dim, values, dict(layout.COORD_ATTRS[dim]))
+        coords[dim] = (dim, values, attributes(dim))
 
     data_vars: dict[str, Any] = {"expression": expression}
     if label is not None:
         data_vars["label"] = (
             layout.GRID_DIMS,
             label,
-            {
-                "long_name": "brain region index into iblatlas BrainRegions (lateralised)",
-                "comment": "iblatlas.regions.BrainRegions().id[label] is the Allen region id; "
-                "left-hemisphere voxels point at negative ids.",
-            },
+            attributes("label"),
         )
     if image is not None:
         data_vars["image"] = (
             layout.GRID_DIMS,
             image,
-            {"long_name": "Allen template image averaged onto the 200 um grid", "units": "1"},
+            attributes("image"),
         )
     ds = xr.Dataset(data_vars, coords=coords)
     # one index over experiment and gene, so gene labels follow their data through
     # xarray's alignment; grid indexes that forgive 1e-18 m in exact selection
     ds = set_grid_indexes(set_gene_index(ds))
-    ds.attrs = {
-        "title": "Allen Gene Expression Atlas (AGEA), IBL release",
-        "source": folder,
-        "variant": variant,
-        "binary": binary_name,
-        "data_version": read_version(folder, storage_options),
-        "voxel_size_um": layout.RESOLUTION_UM,
-        "coordinate_convention": (
+    ds.attrs = global_attributes(
+        source=folder,
+        variant=variant,
+        binary=binary_name,
+        data_version=read_version(folder, storage_options),
+        voxel_size_um=layout.RESOLUTION_UM,
+        coordinate_convention=(
             "metres from bregma, IBL convention: ml right positive, ap anterior positive, "
             "dv dorsal positive"
         ),
-        "citation": layout.CITATION,
-        "Conventions": "CF-1.10",
-    }
+    )
     return attach_default_encoding(ds)

@@ -210,31 +210,6 @@ def coords() -> dict[str, np.ndarray]:
     return {ML: ml_coords(), DV: dv_coords(), AP: ap_coords()}
 
 
-#: CF attributes of the spatial coordinates.
-COORD_ATTRS: Final = MappingProxyType(
-    {
-        ML: {
-            "units": "m",
-            "long_name": "medio-lateral position from bregma (right positive)",
-            "standard_name": "projection_x_coordinate",
-            "axis": "X",
-        },
-        AP: {
-            "units": "m",
-            "long_name": "antero-posterior position from bregma (anterior positive)",
-            "standard_name": "projection_y_coordinate",
-            "axis": "Y",
-        },
-        DV: {
-            "units": "m",
-            "long_name": "dorso-ventral position from bregma (dorsal positive)",
-            "standard_name": "projection_z_coordinate",
-            "axis": "Z",
-            "positive": "up",
-        },
-    }
-)
-
 # --- files ---------------------------------------------------------------------
 TABLE_FILE: Final = "gene-expression.pqt"
 LABEL_FILE: Final = "label.npy"
