@@ -300,11 +300,19 @@ def history_entry(text: str, *, now: datetime.datetime | None = None) -> str:
     >>> history_entry("export to netCDF", now=when)  # doctest: +ELLIPSIS
     '2025-03-18T12:00:00Z agea-xr ...: export to netCDF'
     """
-    from . import __version__
-
     now = now or datetime.datetime.now(datetime.UTC)
     stamp = now.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return f"{stamp} agea-xr {__version__}: {text}"
+    return f"{stamp} agea-xr {_version()}: {text}"
+
+
+def _version() -> str:
+    """The installed agea-xr version (from its metadata: no import of the package)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("agea-xr")
+    except PackageNotFoundError:
+        return "(version unknown)"
 
 
 #: Attributes that earlier versions wrote and CF does not allow where they were.
