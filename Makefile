@@ -19,6 +19,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check agea_xr tests benchmarks scripts examples
 	$(BIN)/ruff format --check agea_xr tests benchmarks scripts examples
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -20,6 +20,13 @@ def _open_iblatlas_style(folder):
     return table, memmap(folder), label, image
 
 
+def _open_iblatlas(folder):
+    # the peer itself: iblatlas.genomics.agea.load() on the same (full-size) folder
+    from iblatlas.genomics import agea
+
+    return agea.load(folder_cache=folder)
+
+
 def _open_xr(folder):
     return open_dataset(folder)
 
@@ -72,10 +79,11 @@ CASES = [
     ),
     Case("open: np.memmap", run=memmap, repeat=7),
     Case("open: iblatlas-style (parquet + npy + memmap)", run=_open_iblatlas_style, repeat=7),
+    Case("open: iblatlas.genomics.agea.load()", run=_open_iblatlas, repeat=7),
     Case(
         "open: agea_xr.open_dataset",
         run=_open_xr,
-        baseline="open: iblatlas-style (parquet + npy + memmap)",
+        baseline="open: iblatlas.genomics.agea.load()",
         repeat=7,
     ),
     Case("one experiment: np.memmap + decode", run=_one_memmap, setup=memmap, repeat=20),
