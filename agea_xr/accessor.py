@@ -101,11 +101,12 @@ class _AgeaAccessor:
         regions: str | int | Iterable[str | int],
         mapping: str = "Allen",
         hemisphere: str | None = None,
+        descendants: bool = True,
     ) -> xr.DataArray:
         """Boolean volume of regions; see :func:`agea_xr.regions.region_mask`."""
         from .regions import region_mask
 
-        return region_mask(self._obj, regions, mapping, hemisphere)
+        return region_mask(self._obj, regions, mapping, hemisphere, descendants)
 
     def sel_region(
         self,
