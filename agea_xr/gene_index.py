@@ -1,22 +1,35 @@
-"""One xarray index over ``experiment`` and ``gene``, so that gene labels follow their data.
+"""Two xarray indexes, on ``experiment`` and on ``gene``, so that gene labels follow their data.
 
 Gene symbols repeat (one gene, several experiments) and each belongs to one
-experiment. :class:`GeneIndex` indexes both coordinates together, as xarray's
-multi-coordinate indexes do (the custom ``Index`` API), so every operation that
-moves experiments moves their gene labels with them: ``isel``, ``sel`` (by
-experiment, by gene, or both at once), ``sortby``, ``concat``, ``reindex_like``,
-and alignment with any ``join`` (``xr.align``, ``xr.merge``, arithmetic).
-Experiment ids are matched as a ``pandas.Index`` matches them; gene symbols
-always answer with *every* experiment of the asked genes, in the order asked,
-keeping the ``experiment`` dimension, and explain unknown symbols with their
-closest matches.
+experiment. Two single-coordinate indexes (the custom ``Index`` API) both carry
+the (experiment id, gene symbol) pairs:
 
-Two limits come from xarray itself, not from this index: ``drop_sel`` takes
-dimension names only (drop a gene with ``ds.sel(experiment=ds.gene != "Pdyn")``),
-and ``reindex(experiment=[...])`` with plain labels cannot re-label a
-multi-coordinate index (xarray raises "conflicting indexes"; use
-``ds.sel(experiment=ids)`` for known ids, or ``reindex_like``/``xr.align`` with
-an object that has a :class:`GeneIndex`).
+- :class:`ExperimentIndex` on ``experiment``: a ``PandasIndex`` that also knows
+  the gene of each id, so ``isel``, ``sortby``, ``concat``, ``reindex_like`` and
+  alignment with any ``join`` (``xr.align``, ``xr.merge``, arithmetic) move the
+  genes with the ids, and objects whose common ids carry different genes are
+  refused loudly.
+- :class:`GeneIndex` on ``gene``: ``.sel(gene="Pdyn")`` returns every experiment
+  of the gene, keeping the ``experiment`` dimension; unknown symbols raise a
+  KeyError naming the closest matches. It aligns exactly as the experiment index
+  does (by id), so both always give the same positions.
+
+Two single-coordinate indexes, rather than one over both coordinates, keep the
+common xarray idioms working: ``ds["x"] = ds.expression * 2``,
+``ds.assign(...)``, ``ds.drop_attrs()`` and ``ds.drop_vars("gene")`` (xarray
+drops a DataArray's non-dimension coordinates when assigning it, which a
+multi-coordinate index forbids).
+
+Limits, all loud:
+
+- ``.sel(gene=..., experiment=...)`` in one call raises xarray's "more than one
+  index" ValueError: chain the two, ``ds.sel(gene="Pdyn").sel(experiment=71717084)``.
+- ``drop_sel`` takes dimension names only (drop a gene with
+  ``ds.sel(experiment=ds.gene != "Pdyn")``).
+- ``reindex(experiment=[...])`` with plain labels raises "conflicting indexes"
+  unless the labels are unchanged: use :func:`agea_xr.genes.reindex_experiments`,
+  ``ds.sel(experiment=ids)`` for known ids, or ``reindex_like``/``xr.align`` with
+  an object that has both indexes.
 """
 
 from __future__ import annotations
@@ -32,9 +45,13 @@ from xarray.core.indexing import IndexSelResult
 
 from ._choices import close_matches
 
-__all__ = ["GeneIndex", "drop_gene_index", "set_gene_index", "unknown_gene_message"]
-
-_ABSENT = object()
+__all__ = [
+    "ExperimentIndex",
+    "GeneIndex",
+    "drop_gene_index",
+    "set_gene_index",
+    "unknown_gene_message",
+]
 
 
 def unknown_gene_message(value: Any, choices: Iterable[str]) -> str:
@@ -65,45 +82,281 @@ def unknown_gene_message(value: Any, choices: Iterable[str]) -> str:
     )
 
 
-def _as_positions(indexer: Any, size: int) -> np.ndarray:
-    """Integer positions of an xarray positional indexer (int, slice, array, Variable)."""
+# --- the (id, gene) pairs both indexes carry ----------------------------------------------
+def _frozen(genes: Any) -> np.ndarray:
+    genes = np.array(genes, dtype=object).reshape(-1)
+    genes.flags.writeable = False
+    return genes
+
+
+def _positional(indexer: Any, dim: Hashable) -> Any:
+    """A positional indexer as numpy/int/slice (None when it would change dimensions)."""
     if isinstance(indexer, Variable) or hasattr(indexer, "variable"):
-        indexer = np.asarray(indexer.values)
-    return np.arange(size, dtype=np.int64)[indexer].reshape(-1)
+        if indexer.ndim and indexer.dims != (dim,):
+            return None
+        return indexer.data
+    return indexer
+
+
+def _same_genes(ours: np.ndarray, theirs: np.ndarray) -> np.ndarray:
+    return (ours == theirs) | (pd.isna(ours) & pd.isna(theirs))  # NaN: no gene known
+
+
+def _check_same_genes(dim: Hashable, pairs: Sequence[tuple[pd.Index, np.ndarray]]) -> None:
+    """Refuse to align objects whose common experiments carry different genes."""
+    for ids, _ in pairs:
+        if not ids.is_unique:
+            raise ValueError(
+                f"cannot reindex or align along dimension {dim!r} because the experiment "
+                "ids repeat (e.g. after concatenating a dataset with itself): select unique "
+                "experiments first."
+            )
+    (ids_a, genes_a), (ids_b, genes_b) = pairs
+    where = ids_a.get_indexer(ids_b)
+    common = where >= 0
+    ours, theirs = genes_a[where[common]], genes_b[common]
+    differ = ~_same_genes(ours, theirs)
+    if differ.any():
+        bad = ids_b.to_numpy()[common][differ]
+        listed = ", ".join(
+            f"{i}: {a!r} vs {b!r}"
+            for i, a, b in zip(bad[:5], ours[differ][:5], theirs[differ][:5], strict=True)
+        )
+        raise ValueError(
+            f"The same experiment carries different gene symbols in the objects aligned "
+            f"({listed}): their data cannot be matched. Check where the gene labels come "
+            "from (an export of another release?)."
+        )
+
+
+def _join_ids(ids_a: pd.Index, ids_b: pd.Index, how: str) -> pd.Index:
+    """Union (sorted, as pandas) or intersection of ids, both indexes the same way.
+
+    An intersection that is all of one object keeps that object's order, so an
+    object indexed by experiment only (its ``gene`` dropped) aligned with a
+    reordered selection that has genes leaves the selection's genes in place.
+    """
+    if how == "outer":
+        return ids_a.union(ids_b)
+    common = ids_a.intersection(ids_b)
+    return ids_b if len(common) == len(ids_b) else common
+
+
+def _join_genes(ids: pd.Index, a: tuple[pd.Index, np.ndarray], b: tuple[pd.Index, np.ndarray]):
+    """The gene of each of ``ids``, taken from the pairs ``a`` or ``b``."""
+    genes = np.full(len(ids), np.nan, dtype=object)
+    for known, symbols in (b, a):  # a wins (they agree where both know the id)
+        where = known.get_indexer(ids)
+        genes[where >= 0] = symbols[where[where >= 0]]
+    return genes
+
+
+def _concat_genes(genes: Sequence[np.ndarray], positions) -> np.ndarray:
+    out = np.concatenate(genes) if genes else np.empty(0, dtype=object)
+    if positions is not None:
+        order = np.concatenate([np.asarray(p, dtype=np.int64) for p in positions])
+        placed = np.empty_like(out)
+        placed[order] = out
+        out = placed
+    return out
+
+
+def _check_lengths(n_ids: int, genes: np.ndarray) -> None:
+    if genes.size != n_ids:
+        raise ValueError(
+            f"{genes.size} gene symbols for {n_ids} experiments: each experiment needs "
+            "exactly one gene symbol."
+        )
+
+
+class ExperimentIndex(PandasIndex):
+    """Index of the ``experiment`` dimension coordinate that knows each experiment's gene.
+
+    A ``pandas.Index`` of Allen experiment ids, as xarray's default index, plus the
+    gene symbol of each id: every operation that moves experiments (``isel``,
+    ``sortby``, ``roll``, ``concat``, ``reindex_like``, alignment with any
+    ``join``) moves the genes too, and the :class:`GeneIndex` on ``gene`` gives the
+    same positions. Aligning objects whose common ids carry different genes raises
+    ValueError. Ids always match exactly: ``method``/``tolerance`` of a ``.sel``
+    apply to the other coordinates only. Set by :func:`set_gene_index`.
+
+    Parameters
+    ----------
+    array : array-like of int
+        Experiment ids.
+    dim : hashable
+        The dimension (``"experiment"``).
+    coord_dtype : numpy.dtype, optional
+    genes : array-like of str
+        One gene symbol per id (NaN where unknown).
+    """
+
+    def __init__(self, array, dim, coord_dtype=None, *, fastpath=False, genes=None):
+        super().__init__(array, dim, coord_dtype, fastpath=fastpath)
+        if genes is None:
+            raise ValueError(
+                "An ExperimentIndex needs the gene symbol of each experiment: set it with "
+                "agea_xr.gene_index.set_gene_index(obj)."
+            )
+        genes = _frozen(genes)
+        _check_lengths(len(self.index), genes)
+        self._genes = genes
+
+    @property
+    def genes(self) -> np.ndarray:
+        """The gene symbol of each experiment (read-only object array)."""
+        return self._genes
+
+    def _pairs(self) -> tuple[pd.Index, np.ndarray]:
+        return self.index, self._genes
+
+    def _replace(self, index, dim=None, coord_dtype=None, genes=None):
+        if genes is None:
+            if len(index) != len(self._genes):  # only renames keep the genes as they are
+                raise RuntimeError("ExperimentIndex: genes must follow a change of the ids")
+            genes = self._genes
+        return type(self)(
+            index,
+            self.dim if dim is None else dim,
+            self.coord_dtype if coord_dtype is None else coord_dtype,
+            fastpath=True,
+            genes=genes,
+        )
+
+    @classmethod
+    def from_variables(cls, variables: Mapping[Any, Variable], *, options: Mapping[str, Any]):
+        """Build from the ``experiment`` coordinate and ``options["genes"]``.
+
+        Raises
+        ------
+        ValueError
+            Without ``genes`` (use :func:`set_gene_index`) or for a wrong number of them.
+        """
+        if "genes" not in options:
+            raise ValueError(
+                "ExperimentIndex needs the gene symbol of each experiment: use "
+                "agea_xr.gene_index.set_gene_index(obj)."
+            )
+        plain = PandasIndex.from_variables(variables, options={})
+        return cls(
+            plain.index, plain.dim, plain.coord_dtype, fastpath=True, genes=options["genes"]
+        )
+
+    def isel(self, indexers):
+        """Keep the experiments (and their genes) at these positions; None for a scalar."""
+        indexer = _positional(indexers[self.dim], self.dim)
+        if indexer is None or (not isinstance(indexer, slice) and np.ndim(indexer) == 0):
+            return None
+        if isinstance(indexer, slice) and indexer == slice(None):
+            return self
+        return self._replace(self.index[indexer], genes=self._genes[indexer])
+
+    def sel(self, labels: dict[Any, Any], method=None, tolerance=None) -> IndexSelResult:
+        """Positions of experiment ids (exact match; ``method``/``tolerance`` ignored).
+
+        Raises
+        ------
+        KeyError
+            For an id not in the index, naming it.
+        """
+        (label,) = labels.values()
+        try:
+            return super().sel(labels)
+        except KeyError:
+            if isinstance(label, slice):
+                raise
+            wanted = np.asarray(getattr(label, "values", label)).reshape(-1)
+            missing = [v for v in wanted.tolist() if v not in self.index]
+            raise KeyError(
+                f"Experiment id(s) {missing[:5]!r} not in this dataset ({len(self.index)} "
+                f"experiments): ids are Allen SectionDataSet ids, listed by "
+                f"ds.{self.dim}.values; select by gene with .sel(gene=...)."
+            ) from None
+
+    def equals(self, other: Index, *, exclude: frozenset[Hashable] | None = None) -> bool:
+        """Same ids in the same order, with the same genes."""
+        return (
+            isinstance(other, ExperimentIndex)
+            and super().equals(other)
+            and bool(_same_genes(self._genes, other._genes).all())
+        )
+
+    def join(self, other: ExperimentIndex, how: str = "inner") -> ExperimentIndex:
+        """Union (``"outer"``) or intersection (``"inner"``) of the ids, with their genes."""
+        _check_same_genes(self.dim, [self._pairs(), other._pairs()])
+        ids = _join_ids(self.index, other.index, how).rename(self.index.name)
+        genes = _join_genes(ids, self._pairs(), other._pairs())
+        dtype = np.result_type(self.coord_dtype, other.coord_dtype)
+        return type(self)(ids, self.dim, dtype, fastpath=True, genes=genes)
+
+    def _plain(self) -> PandasIndex:
+        return PandasIndex(self.index, self.dim, self.coord_dtype, fastpath=True)
+
+    def reindex_like(self, other: ExperimentIndex, method=None, tolerance=None):
+        """Positions of ``other``'s ids here (-1 where missing); ids match exactly."""
+        if isinstance(other, ExperimentIndex):
+            _check_same_genes(self.dim, [self._pairs(), other._pairs()])
+        return super().reindex_like(other)
+
+    @classmethod
+    def concat(cls, indexes, dim, positions=None):
+        """Experiments of several objects one after the other, each with its gene."""
+        ids = PandasIndex.concat([i._plain() for i in indexes], dim, positions)
+        genes = _concat_genes([i._genes for i in indexes], positions)
+        return cls(ids.index, dim, ids.coord_dtype, fastpath=True, genes=genes)
+
+    def roll(self, shifts: Mapping[Any, int]) -> ExperimentIndex:
+        """Roll the ids and their genes together."""
+        shift = shifts[self.dim] % (len(self._genes) or 1)
+        return self._replace(self._plain().roll(shifts).index, genes=np.roll(self._genes, shift))
+
+    def _copy(self, deep: bool = True, memo: dict[int, Any] | None = None):
+        index = self.index.copy(deep=True) if deep else self.index
+        return self._replace(index, genes=self._genes.copy() if deep else self._genes)
+
+    def __getitem__(self, indexer: Any):
+        return self._replace(self.index[indexer], genes=self._genes[indexer])
+
+    def __repr__(self) -> str:
+        return f"ExperimentIndex({len(self._genes)} experiments of {_n_genes(self._genes)} genes)"
+
+
+def _n_genes(genes: np.ndarray) -> int:
+    return len(pd.unique(pd.Series(genes, dtype=object).dropna()))
 
 
 class GeneIndex(Index):
-    """Index of the ``experiment`` dimension coordinate and its ``gene`` labels together.
+    """Index of the ``gene`` coordinate: select experiments by gene symbol.
 
     ``.sel(gene="Pdyn")`` returns every experiment of Pdyn (the dimension is kept
     even when there is only one; a run of consecutive experiments comes back as a
     slice, so dask reads only those); ``.sel(gene=["Pdyn", "Sst"])`` returns the
-    experiments of each gene in turn; ``.sel(experiment=id)`` works as with a plain
-    index; ``.sel(gene=..., experiment=...)`` checks that the experiments are of
-    those genes. ``method``/``tolerance`` never apply to gene symbols or experiment
-    ids, which always match exactly (they apply to the other coordinates of the same
-    ``.sel``). :func:`agea_xr.open_dataset` sets it; :func:`set_gene_index` sets it
-    on any object with both coordinates.
+    experiments of each gene in turn. ``method``/``tolerance`` never apply to gene
+    symbols (they apply to the other coordinates of the same ``.sel``). The index
+    carries each experiment's id too, and aligns by id exactly as the
+    :class:`ExperimentIndex` on ``experiment`` does, so the two always agree.
+
+    Selecting by gene and by experiment are chained, not one call:
+    ``ds.sel(gene="Pdyn").sel(experiment=71717084)``; ``ds.sel(gene="Pdyn",
+    experiment=71717084)`` raises xarray's ValueError about label-based selection
+    with "more than one index" over ``experiment``.
+    :func:`agea_xr.open_dataset` sets both indexes; :func:`set_gene_index` sets
+    them on any object with both coordinates.
 
     Parameters
     ----------
-    experiments : xarray.indexes.PandasIndex
-        Index of the experiment ids (the dimension coordinate).
-    genes : numpy.ndarray of object
+    experiments : pandas.Index
+        Experiment ids, named after the dimension.
+    genes : array-like of str
         One gene symbol per experiment.
     gene_name : hashable, default "gene"
         Name of the gene coordinate.
     """
 
-    def __init__(self, experiments: PandasIndex, genes: np.ndarray, gene_name: Hashable = "gene"):
-        genes = np.asarray(genes, dtype=object).reshape(-1)
-        if genes.size != len(experiments.index):
-            raise ValueError(
-                f"{genes.size} gene symbols for {len(experiments.index)} experiments: "
-                "each experiment needs exactly one gene symbol."
-            )
-        genes.flags.writeable = False
-        self._experiments = experiments
+    def __init__(self, experiments: pd.Index, genes: Any, gene_name: Hashable = "gene"):
+        genes = _frozen(genes)
+        _check_lengths(len(experiments), genes)
+        self._ids = experiments
         self._genes = genes
         self._gene_name = gene_name
         self._lookup: pd.Index | None = None
@@ -134,46 +387,42 @@ class GeneIndex(Index):
 
         Examples
         --------
-        >>> import xarray as xr
-        >>> index = GeneIndex.from_table([71717084, 74272479], ["Pdyn", "Nrp1"])
-        >>> coords = xr.Coordinates.from_xindex(index)
-        >>> xr.Dataset(coords=coords).sel(gene="Nrp1").experiment.values.tolist()
-        [74272479]
+        >>> index = GeneIndex.from_table([71717084, 74272479, 1], ["Pdyn", "Nrp1", "Pdyn"])
+        >>> index.sel({"gene": "Pdyn"}).dim_indexers["experiment"].tolist()
+        [0, 2]
         """
-        ids = np.asarray(experiments)
-        index = PandasIndex(pd.Index(ids, name=dim), dim, coord_dtype=ids.dtype)
-        return cls(index, np.asarray(genes, dtype=object), gene_name)
+        return cls(pd.Index(np.asarray(experiments), name=dim), genes, gene_name)
 
     @classmethod
     def from_variables(cls, variables: Mapping[Any, Variable], *, options: Mapping[str, Any]):
-        """Build from the ``experiment`` and ``gene`` coordinates (``Dataset.set_xindex``).
+        """Build from the ``gene`` coordinate and ``options["experiments"]`` (its ids).
 
         Raises
         ------
         ValueError
-            Unless given one 1-D dimension coordinate and one 1-D coordinate along it.
+            Unless given one 1-D coordinate and the ids of its dimension.
         """
-        dims = {var.dims for var in variables.values()}
-        dim = next(iter(dims))[0] if len(dims) == 1 and len(next(iter(dims))) == 1 else None
-        others = [name for name in variables if name != dim]
-        if len(variables) != 2 or dim is None or dim not in variables or len(others) != 1:
+        (name, var), *rest = variables.items()
+        if rest or var.ndim != 1 or "experiments" not in options:
             raise ValueError(
-                f"GeneIndex indexes the experiment dimension coordinate and the gene symbols "
-                f"along it together; got {list(variables)}. Use "
-                "agea_xr.gene_index.set_gene_index(obj) or "
-                "obj.drop_indexes('experiment').set_xindex(['experiment', 'gene'], GeneIndex)."
+                f"GeneIndex indexes the gene symbols along the experiment dimension and needs "
+                f"the experiment ids; got {list(variables)}. Use "
+                "agea_xr.gene_index.set_gene_index(obj)."
             )
-        experiments = PandasIndex.from_variables({dim: variables[dim]}, options={})
-        return cls(experiments, np.asarray(variables[others[0]].values, dtype=object), others[0])
+        ids = pd.Index(np.asarray(options["experiments"]), name=var.dims[0])
+        return cls(ids, np.asarray(var.values, dtype=object), name)
 
-    def _replace(self, experiments: PandasIndex, genes: np.ndarray) -> GeneIndex:
-        return type(self)(experiments, genes, self._gene_name)
+    def _replace(self, ids: pd.Index, genes: np.ndarray) -> GeneIndex:
+        return type(self)(ids, genes, self._gene_name)
+
+    def _pairs(self) -> tuple[pd.Index, np.ndarray]:
+        return self._ids, self._genes
 
     # --- what xarray asks ----------------------------------------------------------
     @property
     def dim(self) -> Hashable:
         """The dimension the index runs along (``"experiment"``)."""
-        return self._experiments.dim
+        return self._ids.name
 
     @property
     def genes(self) -> np.ndarray:
@@ -181,106 +430,70 @@ class GeneIndex(Index):
         return self._genes
 
     def create_variables(self, variables: Mapping[Any, Variable] | None = None):
-        """The ``experiment`` and ``gene`` coordinate variables (attributes kept)."""
+        """The ``gene`` coordinate variable (attributes and encoding kept)."""
         from xarray.core.indexing import PandasIndexingAdapter
         from xarray.core.variable import IndexVariable
 
-        out = dict(self._experiments.create_variables(variables))
         old = (variables or {}).get(self._gene_name)
         data = PandasIndexingAdapter(pd.Index(self._genes, dtype=object), dtype=np.dtype("O"))
-        out[self._gene_name] = IndexVariable(
+        var = IndexVariable(
             self.dim,
             data,
             attrs=None if old is None else old.attrs,
             encoding=None if old is None else old.encoding,
             fastpath=True,
         )
-        return out
+        return {self._gene_name: var}
 
     def to_pandas_index(self) -> pd.Index:
-        """The experiment ids as a ``pandas.Index``."""
-        return self._experiments.index
+        """The gene symbols as a ``pandas.Index``."""
+        return pd.Index(self._genes, dtype=object, name=self._gene_name)
 
     def isel(self, indexers: Mapping[Any, Any]) -> GeneIndex | None:
         """Keep the experiments at these positions (None, dropping the index, for a scalar)."""
-        experiments = self._experiments.isel(indexers)
-        if experiments is None:
+        indexer = _positional(indexers[self.dim], self.dim)
+        if indexer is None or (not isinstance(indexer, slice) and np.ndim(indexer) == 0):
             return None
-        if experiments is self._experiments:
+        if isinstance(indexer, slice) and indexer == slice(None):
             return self
-        indexer = indexers[self.dim]
-        if isinstance(indexer, Variable):
-            indexer = indexer.data
-        return self._replace(experiments, self._genes[indexer])
+        return self._replace(self._ids[indexer], self._genes[indexer])
 
     def sel(self, labels: dict[Any, Any], method=None, tolerance=None) -> IndexSelResult:
-        """Positions of experiments by id, by gene symbol, or both.
+        """Positions of every experiment of the gene(s).
 
         Parameters
         ----------
         labels : dict
-            ``{"gene": symbol(s)}``, ``{"experiment": id(s)}`` or both.
+            ``{"gene": symbol or list of symbols}``.
         method, tolerance : optional
-            Ignored: ids and symbols match exactly (they are for other coordinates).
+            Ignored: symbols match exactly (they are for other coordinates).
 
         Returns
         -------
         IndexSelResult
+            A slice for one ascending run of experiments, else int64 positions.
 
         Raises
         ------
         KeyError
-            For an unknown symbol (with the closest matches) or id, or for an
-            experiment that is not of the asked gene(s).
+            For an unknown symbol, with the closest matches.
         ValueError
             For a slice of gene symbols.
         """
-        exp_label = labels.get(self.dim, _ABSENT)
-        gene_label = labels.get(self._gene_name, _ABSENT)
-        if exp_label is not _ABSENT:
-            result = self._select_experiments(exp_label)
-            if gene_label is _ABSENT:
-                return result
-        if isinstance(gene_label, slice):
+        (label,) = labels.values()
+        if isinstance(label, slice):
             raise ValueError(
-                f"Cannot select genes with the slice {gene_label!r}: gene symbols have no "
+                f"Cannot select genes with the slice {label!r}: gene symbols have no "
                 "order. Pass one symbol or a list of symbols."
             )
-        positions = self.positions(gene_label)
-        if exp_label is _ABSENT:
-            if positions.size and np.array_equal(
-                positions, np.arange(positions[0], positions[-1] + 1)
-            ):
-                # one ascending run (a gene with one experiment, or consecutive ones): a
-                # slice lets dask read just those experiments instead of their whole chunk
-                return IndexSelResult({self.dim: slice(int(positions[0]), int(positions[-1]) + 1)})
-            return IndexSelResult({self.dim: positions})
-        chosen = _as_positions(result.dim_indexers[self.dim], len(self._genes))
-        wrong = chosen[~np.isin(chosen, positions)]
-        if wrong.size:
-            ids = self._experiments.index.to_numpy()
-            listed = ", ".join(f"{ids[p]} ({self._genes[p]})" for p in wrong[:5])
-            raise KeyError(
-                f"Experiment(s) {listed} are not of gene {gene_label!r}: selecting by gene and "
-                "by experiment together keeps experiments of those genes only. Drop one of "
-                "the two, or see ds.agea.genes() for each gene's experiments."
-            )
-        return result
-
-    def _select_experiments(self, label: Any) -> IndexSelResult:
-        try:
-            return self._experiments.sel({self.dim: label})
-        except KeyError:
-            if isinstance(label, slice):
-                raise
-            wanted = np.asarray(getattr(label, "values", label)).reshape(-1)
-            known = self._experiments.index
-            missing = [v for v in wanted.tolist() if v not in known]
-            raise KeyError(
-                f"Experiment id(s) {missing[:5]!r} not in this dataset ({len(known)} "
-                f"experiments): ids are Allen SectionDataSet ids, listed by "
-                f"ds.{self.dim}.values; select by gene with .sel(gene=...)."
-            ) from None
+        positions = self.positions(label)
+        if positions.size and np.array_equal(
+            positions, np.arange(positions[0], positions[-1] + 1)
+        ):
+            # one ascending run (a gene with one experiment, or consecutive ones): a
+            # slice lets dask read just those experiments instead of their whole chunk
+            return IndexSelResult({self.dim: slice(int(positions[0]), int(positions[-1]) + 1)})
+        return IndexSelResult({self.dim: positions})
 
     def positions(self, genes: Any) -> np.ndarray:
         """Positions along ``experiment`` of every experiment of ``genes``, in order asked.
@@ -321,57 +534,26 @@ class GeneIndex(Index):
             raise KeyError(unknown_gene_message(value, self._lookup.unique())) from None
         return np.arange(len(self._genes), dtype=np.int64)[loc].reshape(-1)
 
-    # --- alignment ---------------------------------------------------------------------
+    # --- alignment: by experiment id, as the ExperimentIndex ------------------------------
     def equals(self, other: Index, *, exclude: frozenset[Hashable] | None = None) -> bool:
         """Same experiment ids in the same order with the same gene symbols."""
         return (
             isinstance(other, GeneIndex)
             and self._gene_name == other._gene_name
-            and self._experiments.equals(other._experiments)
-            and pd.Index(self._genes, dtype=object).equals(pd.Index(other._genes, dtype=object))
+            and self._ids.equals(other._ids)
+            and bool(_same_genes(self._genes, other._genes).all())
         )
-
-    def _check_same_genes(self, other: GeneIndex) -> None:
-        """Refuse to align objects whose common experiments carry different genes."""
-        for index in (self, other):
-            if not index._experiments.index.is_unique:
-                raise ValueError(
-                    f"cannot reindex or align along dimension {self.dim!r} because the "
-                    "experiment ids repeat (e.g. after concatenating a dataset with itself): "
-                    "select unique experiments first."
-                )
-        where = self._experiments.index.get_indexer(other._experiments.index)
-        common = where >= 0
-        ours, theirs = self._genes[where[common]], other._genes[common]
-        differ = (ours != theirs) & ~(pd.isna(ours) & pd.isna(theirs))  # NaN: no gene known
-        if differ.any():
-            ids = other._experiments.index.to_numpy()[common][differ]
-            listed = ", ".join(
-                f"{i}: {a!r} vs {b!r}"
-                for i, a, b in zip(ids[:5], ours[differ][:5], theirs[differ][:5], strict=True)
-            )
-            raise ValueError(
-                f"The same experiment carries different gene symbols in the objects aligned "
-                f"({listed}): their data cannot be matched. Check where the gene labels come "
-                "from (an export of another release?)."
-            )
 
     def join(self, other: GeneIndex, how: str = "inner") -> GeneIndex:
         """Union (``"outer"``) or intersection (``"inner"``) of the experiments, with genes."""
-        self._check_same_genes(other)
-        experiments = self._experiments.join(other._experiments, how=how)
-        ids = experiments.index
-        genes = np.empty(len(ids), dtype=object)
-        mine = self._experiments.index.get_indexer(ids)
-        theirs = other._experiments.index.get_indexer(ids)
-        genes[theirs >= 0] = other._genes[theirs[theirs >= 0]]
-        genes[mine >= 0] = self._genes[mine[mine >= 0]]
-        return self._replace(experiments, genes)
+        _check_same_genes(self.dim, [self._pairs(), other._pairs()])
+        ids = _join_ids(self._ids, other._ids, how).rename(self.dim)
+        return self._replace(ids, _join_genes(ids, self._pairs(), other._pairs()))
 
     def reindex_like(self, other: GeneIndex, method=None, tolerance=None) -> dict[Hashable, Any]:
         """Positions of ``other``'s experiments here (-1 where missing); ids match exactly."""
-        self._check_same_genes(other)
-        return self._experiments.reindex_like(other._experiments)
+        _check_same_genes(self.dim, [self._pairs(), other._pairs()])
+        return {self.dim: self._ids.get_indexer(other._ids)}
 
     @classmethod
     def concat(
@@ -383,45 +565,42 @@ class GeneIndex(Index):
         """Experiments of several objects one after the other, each with its gene."""
         if not indexes:
             raise ValueError("Cannot concatenate an empty list of gene indexes.")
-        experiments = PandasIndex.concat([i._experiments for i in indexes], dim, positions)
-        genes = np.concatenate([i._genes for i in indexes])
-        if positions is not None:
-            order = np.concatenate([np.asarray(p, dtype=np.int64) for p in positions])
-            placed = np.empty_like(genes)
-            placed[order] = genes
-            genes = placed
-        return cls(experiments, genes, indexes[0]._gene_name)
+        plain = [PandasIndex(i._ids, dim, fastpath=True) for i in indexes]
+        ids = PandasIndex.concat(plain, dim, positions).index
+        genes = _concat_genes([i._genes for i in indexes], positions)
+        return cls(ids, genes, indexes[0]._gene_name)
 
     def roll(self, shifts: Mapping[Any, int]) -> GeneIndex:
         """Roll the experiments and their genes together."""
         shift = shifts[self.dim] % (len(self._genes) or 1)
-        return self._replace(self._experiments.roll(shifts), np.roll(self._genes, shift))
+        ids = PandasIndex(self._ids, self.dim, fastpath=True).roll(shifts).index
+        return self._replace(ids, np.roll(self._genes, shift))
 
     def rename(self, name_dict: Mapping[Any, Hashable], dims_dict: Mapping[Any, Hashable]):
-        """Rename the coordinates and/or the dimension."""
-        experiments = self._experiments.rename(name_dict, dims_dict)
-        gene_name = name_dict.get(self._gene_name, self._gene_name)
-        return type(self)(experiments, self._genes, gene_name)
+        """Rename the coordinate and/or the dimension."""
+        ids = self._ids.rename(dims_dict.get(self.dim, self.dim))
+        return type(self)(ids, self._genes, name_dict.get(self._gene_name, self._gene_name))
 
     def _copy(self, deep: bool = True, memo: dict[int, Any] | None = None) -> GeneIndex:
-        genes = self._genes.copy() if deep else self._genes
-        return self._replace(self._experiments._copy(deep=deep), genes)
+        if not deep:
+            return self._replace(self._ids, self._genes)
+        return self._replace(self._ids.copy(deep=True), self._genes.copy())
 
     def __getitem__(self, indexer: Any) -> GeneIndex:
-        return self._replace(self._experiments[indexer], self._genes[indexer])
+        return self._replace(self._ids[indexer], self._genes[indexer])
 
     def _repr_inline_(self, max_width: int) -> str:
-        return f"GeneIndex ({len(self._genes)} experiments, {len(set(self._genes))} genes)"
+        return f"GeneIndex ({len(self._genes)} experiments, {_n_genes(self._genes)} genes)"
 
     def __repr__(self) -> str:
         return (
             f"GeneIndex({self.dim!r}, {self._gene_name!r}: {len(self._genes)} experiments of "
-            f"{len(set(self._genes))} genes)"
+            f"{_n_genes(self._genes)} genes)"
         )
 
 
 def set_gene_index(obj, dim: Hashable = "experiment", gene: Hashable = "gene"):
-    """``obj`` with a :class:`GeneIndex` over its ``experiment`` and ``gene`` coordinates.
+    """``obj`` with an :class:`ExperimentIndex` and a :class:`GeneIndex` on its coordinates.
 
     Parameters
     ----------
@@ -433,7 +612,7 @@ def set_gene_index(obj, dim: Hashable = "experiment", gene: Hashable = "gene"):
     Returns
     -------
     xarray.Dataset or xarray.DataArray
-        ``obj`` itself when it already has the index, else a new object.
+        ``obj`` itself when it already has both indexes, else a new object.
 
     Raises
     ------
@@ -450,7 +629,9 @@ def set_gene_index(obj, dim: Hashable = "experiment", gene: Hashable = "gene"):
     >>> set_gene_index(da).sel(gene="A").experiment.values.tolist()
     [5, 7]
     """
-    if isinstance(obj.xindexes.get(gene), GeneIndex):
+    if isinstance(obj.xindexes.get(gene), GeneIndex) and isinstance(
+        obj.xindexes.get(dim), ExperimentIndex
+    ):
         return obj
     for name in (dim, gene):
         if name not in obj.coords or obj.coords[name].dims != (dim,):
@@ -461,14 +642,18 @@ def set_gene_index(obj, dim: Hashable = "experiment", gene: Hashable = "gene"):
     indexed = [name for name in (dim, gene) if name in obj.xindexes]
     if indexed:
         obj = obj.drop_indexes(indexed)
-    return obj.set_xindex([dim, gene], GeneIndex)
+    ids = obj.coords[dim].values
+    genes = np.asarray(obj.coords[gene].values, dtype=object)
+    obj = obj.set_xindex(dim, ExperimentIndex, genes=genes)
+    return obj.set_xindex(gene, GeneIndex, experiments=ids)
 
 
 def drop_gene_index(obj, dim: Hashable = "experiment"):
-    """``obj`` with a plain pandas index on ``experiment`` instead of a :class:`GeneIndex`.
+    """``obj`` with a plain pandas index on ``experiment`` and no index on ``gene``.
 
     What file writers and code that re-assigns ``gene`` need; the ``gene``
-    coordinate is kept, unindexed. Objects without a GeneIndex are returned as is.
+    coordinate is kept, unindexed. Objects without the gene indexes are returned
+    as is.
 
     Parameters
     ----------
@@ -479,7 +664,9 @@ def drop_gene_index(obj, dim: Hashable = "experiment"):
     -------
     xarray.Dataset or xarray.DataArray
     """
-    index = obj.xindexes.get(dim)
-    if not isinstance(index, GeneIndex):
-        return obj
-    return obj.drop_indexes([dim, index._gene_name]).set_xindex(dim)
+    genes = [n for n, i in obj.xindexes.items() if isinstance(i, GeneIndex) and i.dim == dim]
+    if genes:
+        obj = obj.drop_indexes(genes)
+    if isinstance(obj.xindexes.get(dim), ExperimentIndex):
+        obj = obj.drop_indexes(dim).set_xindex(dim)
+    return obj

@@ -242,8 +242,8 @@ def reindex_experiments(
     """Conform ``obj`` to these experiment ids, each keeping its gene symbol.
 
     What ``obj.reindex(experiment=ids)`` would do if xarray could re-label the
-    :class:`~agea_xr.gene_index.GeneIndex` (it cannot re-label a multi-coordinate
-    index from plain labels, and raises "conflicting indexes"): experiments are
+    :class:`~agea_xr.gene_index.ExperimentIndex` from plain labels (it cannot, and
+    raises "conflicting indexes" unless the ids are unchanged): experiments are
     reordered, dropped or added; an added id has NaN data and a NaN gene symbol.
 
     Parameters
@@ -256,7 +256,8 @@ def reindex_experiments(
     Returns
     -------
     xarray.Dataset or xarray.DataArray
-        Indexed by experiment and gene like ``obj``.
+        With the :class:`~agea_xr.gene_index.ExperimentIndex` and
+        :class:`~agea_xr.gene_index.GeneIndex`, like ``obj``.
 
     Raises
     ------

@@ -14,7 +14,7 @@ import pytest
 import xarray as xr
 
 import agea_xr
-from agea_xr.gene_index import GeneIndex, drop_gene_index, set_gene_index
+from agea_xr.gene_index import ExperimentIndex, GeneIndex, drop_gene_index, set_gene_index
 from agea_xr.genes import reindex_experiments
 from agea_xr.testing import synthetic_genes
 
@@ -44,9 +44,13 @@ def expected_pairs(ids) -> list[tuple[int, str]]:
     return [(int(i), TRUTH[int(i)][0]) for i in ids]
 
 
-def assert_follow(obj, raw: np.ndarray, missing: tuple[int, ...] = ()) -> None:
+def assert_follow(
+    obj, raw: np.ndarray, missing: tuple[int, ...] = (), indexed: bool = True
+) -> None:
     """Each experiment's gene and data are its own (NaN data for ``missing`` ids)."""
-    assert isinstance(obj.xindexes["gene"], GeneIndex)
+    if indexed:
+        assert isinstance(obj.xindexes["gene"], GeneIndex)
+        assert isinstance(obj.xindexes["experiment"], ExperimentIndex)
     values = obj["expression"].transpose("experiment", ...).values
     for k, (experiment, symbol) in enumerate(pairs(obj)):
         if experiment in missing:
@@ -86,18 +90,58 @@ def test_sel_by_experiment_ids_reorders_genes(ds, synthetic_raw):
     assert_follow(out, synthetic_raw)
 
 
-def test_sel_gene_and_experiment_together(ds, synthetic_raw):
-    one = ds.sel(gene="Pdyn", experiment=int(IDS[1]))
+def test_sel_gene_then_experiment_is_chained(ds, synthetic_raw):
+    one = ds.sel(gene="Pdyn").sel(experiment=int(IDS[1]))
     assert (int(one.experiment), one.gene.item()) == (int(IDS[1]), "Pdyn")
     np.testing.assert_array_equal(one.expression.values, decoded(synthetic_raw[1]))
-    out = ds.sel(gene=["Gene0002", "Pdyn"], experiment=[int(IDS[3]), int(IDS[1])])
+    out = ds.sel(gene=["Gene0002", "Pdyn"]).sel(experiment=[int(IDS[3]), int(IDS[1])])
     assert pairs(out) == expected_pairs(IDS[[3, 1]])
     assert_follow(out, synthetic_raw)
     # method applies to the grid coordinates, never to ids or symbols
     near = ds.sel(gene="Pdyn", ap=-2.05e-3, method="nearest")
     assert pairs(near) == expected_pairs(IDS[[1]])
-    with pytest.raises(KeyError, match=rf"Experiment\(s\) {IDS[2]} \(Gene0002\) are not of gene"):
-        ds.sel(gene="Pdyn", experiment=int(IDS[2]))
+    # an experiment that is not of the gene is not in the gene's selection
+    with pytest.raises(KeyError, match=rf"Experiment id\(s\) \[{IDS[2]}\] not in this dataset"):
+        ds.sel(gene="Pdyn").sel(experiment=int(IDS[2]))
+
+
+def test_sel_gene_and_experiment_in_one_call_raises(ds):
+    # two indexes along one dimension: xarray refuses to combine their selections
+    with pytest.raises(ValueError, match="more than one index over the following dimension"):
+        ds.sel(gene="Pdyn", experiment=int(IDS[1]))
+
+
+def test_assigning_a_derived_variable_keeps_working(ds, synthetic_raw):
+    out = ds.copy()
+    out["x"] = out.expression * 2
+    assert pairs(out) == expected_pairs(IDS)
+    assert pairs(out.x) == expected_pairs(IDS)
+    np.testing.assert_array_equal(out.x.values[1], 2 * decoded(synthetic_raw[1]))
+    assert_follow(out, synthetic_raw)
+    # the derived variable of a reordered selection is matched by id, with its gene
+    out["y"] = ds.expression.isel(experiment=[3, 1]) + 0
+    np.testing.assert_array_equal(out.y.sel(gene="Pdyn").values[0], decoded(synthetic_raw[1]))
+    assert np.isnan(out.y.isel(experiment=0).values).all()
+    assigned = ds.assign(expression=ds.expression + 1)
+    assert pairs(assigned) == expected_pairs(IDS)
+    np.testing.assert_array_equal(
+        assigned.sel(gene="Pdyn").expression.values[0], decoded(synthetic_raw[1]) + 1
+    )
+    bare = ds.drop_attrs()
+    # xarray's drop_attrs rebuilds every index as a default one: the gene labels
+    # stay with their experiments, unindexed, and set_gene_index indexes them again
+    assert pairs(bare) == expected_pairs(IDS) and not bare.attrs
+    assert_follow(bare, synthetic_raw, indexed=False)
+    assert_follow(set_gene_index(bare), synthetic_raw)
+    no_gene = ds.drop_vars("gene")
+    assert "gene" not in no_gene.coords
+    assert no_gene.experiment.values.tolist() == IDS.tolist()
+    # the experiment index still knows each experiment's gene, through isel too
+    kept = no_gene.isel(experiment=[5, 0])
+    assert kept.xindexes["experiment"].genes.tolist() == GENES[[5, 0]].tolist()
+    assert pairs(set_gene_index(kept.assign_coords(gene=("experiment", GENES[[5, 0]])))) == (
+        expected_pairs(IDS[[5, 0]])
+    )
 
 
 def test_sel_errors(ds):
@@ -226,9 +270,19 @@ def test_merge_two_gene_selections(ds, synthetic_raw):
 
 def test_arithmetic_aligns_genes_with_data(ds, synthetic_raw):
     part = ds.expression.isel(experiment=[3, 1])
-    diff = ds.expression - part  # inner join: experiments 1 and 3, by id
-    assert pairs(diff) == expected_pairs(IDS[[1, 3]])
+    diff = ds.expression - part  # inner join by id: all of ``part``, in its order
+    assert pairs(diff) == expected_pairs(IDS[[3, 1]])
     assert np.nanmax(np.abs(diff.values)) == 0
+
+
+def test_aligning_with_an_object_without_genes_keeps_the_pairs(ds, synthetic_raw):
+    # the gene coordinate of only one object: its gene labels must stay with its ids
+    bare = ds.expression.drop_vars("gene")
+    part = ds.expression.isel(experiment=[3, 1])
+    for out in (*xr.align(bare, part), *xr.align(part, bare), bare + part * 0, part * 0 + bare):
+        assert pairs(out) == expected_pairs(IDS[[3, 1]])
+        assert out.xindexes["experiment"].genes.tolist() == GENES[[3, 1]].tolist()
+        assert_follow(out.to_dataset(name="expression"), synthetic_raw)
 
 
 def test_concat(ds, synthetic_raw):
@@ -263,7 +317,7 @@ def test_objects_indexed_by_experiment_only_align_when_equal(ds):
     labelled = weights.assign_coords(gene=("experiment", ds.gene.values))
     labelled = set_gene_index(labelled).isel(experiment=[3, 1])
     product = ds.expression * labelled
-    assert pairs(product) == expected_pairs(IDS[[1, 3]])
+    assert pairs(product) == expected_pairs(IDS[[3, 1]])
 
 
 # --- plumbing ------------------------------------------------------------------------------
