@@ -774,4 +774,14 @@ def test_failed_export_closes_its_files_before_removing_them(
     with dask.config.set(scheduler="synchronous"), pytest.raises(RuntimeError, match="inject"):
         agea_xr.export(ds, tmp_path / "x.nc", engine=engine)
     assert _open_files_under(tmp_path) == []
+    assert _open_h5netcdf_files() == []  # their garbage collection would crash HDF5
     assert list(tmp_path.iterdir()) == []
+
+
+def _open_h5netcdf_files() -> list:
+    import gc
+
+    import h5netcdf
+
+    gc.collect()
+    return [f for f in gc.get_objects() if isinstance(f, h5netcdf.File) and not f._closed]

@@ -5,8 +5,9 @@ The dataset gets the CF attributes of :mod:`agea_xr.conventions` with a
 (float32, zlib, one experiment per HDF5 chunk), and is written with xarray's
 ``netcdf4`` or ``h5netcdf`` engine.
 
-A failed write never leaves a file open behind it: the writer closes the
-files xarray holds open on the target before the caller removes it. With
+A failed write never leaves a file open behind it: the writer opens xarray's
+store itself and closes it whatever happens, before the caller removes the
+file. With
 ``h5netcdf`` the file is written through :class:`_Sink`, a file object that
 keeps the first write error (a full disk) to itself and lets HDF5 finish:
 HDF5 2 cannot recover from a failed flush at close, and the next touch of the
@@ -16,7 +17,6 @@ is raised once the file is closed.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 from collections.abc import Callable
@@ -66,37 +66,51 @@ def write_netcdf(
     RuntimeError
         netCDF-C's own errors (``NetCDF: HDF error`` for a full disk).
     """
+    import dask
+    from xarray.backends import H5NetCDFStore, NetCDF4DataStore
+    from xarray.backends.common import ArrayWriter
+
     out = chunk_like_storage(prepare_for_netcdf(ds, history), max(chunks, CHUNK_EXPERIMENTS))
     encoding = netcdf_encoding(out, chunk_experiments=chunks)
-    target: Any = _Sink(tmp) if engine == "h5netcdf" else tmp
+    sink = _Sink(tmp) if engine == "h5netcdf" else None
+    store: Any = None
     try:
-        run(out.to_netcdf(target, engine=engine, encoding=encoding, compute=False))
+        # the store is ours, so that it is closed whatever happens (xarray's
+        # to_netcdf(compute=False) leaves it open when a chunk fails to write)
+        if sink is not None:
+            store = H5NetCDFStore.open(sink, mode="w")
+        else:
+            store = NetCDF4DataStore.open(os.fspath(tmp), mode="w", format="NETCDF4")
+        writer = ArrayWriter()
+        out.dump_to_store(store, writer=writer, encoding=encoding)
+        writes = writer.sync(compute=False)  # None, a Delayed, or a tuple of them
+        if writes is not None:
+            run(dask.delayed(_written)(writes))
     except BaseException as err:
-        _close(target, tmp)
-        if isinstance(target, _Sink) and target.error is not None:
-            raise target.error from err
+        _close(store, sink)
+        if sink is not None and sink.error is not None:
+            raise sink.error from err
         raise
-    _close(target, tmp)
-    if isinstance(target, _Sink) and target.error is not None:
-        raise target.error
+    _close(store, sink, quiet=False)
+    if sink is not None and sink.error is not None:
+        raise sink.error
 
 
-def _close(target: Any, tmp: Path) -> None:
-    """Close the files xarray's file cache holds open on ``target``, then the sink."""
-    from xarray.backends.file_manager import FILE_CACHE
+def _written(*writes: Any) -> None:
+    """The one task that depends on every chunk write."""
 
-    for key in list(FILE_CACHE.keys()):
-        args = key[1] if len(key) > 1 else ()
-        if any(
-            a is target or (isinstance(a, (str, os.PathLike)) and Path(a) == tmp) for a in args
-        ):
-            file = FILE_CACHE.pop(key, None)
-            if file is not None:
-                # a failed close of a file being discarded: its error was raised before
-                with contextlib.suppress(Exception):
-                    file.close()
-    if isinstance(target, _Sink):
-        target.close()
+
+def _close(store: Any, sink: _Sink | None, quiet: bool = True) -> None:
+    """Close the store, then the sink (always); a failed close raises unless ``quiet``."""
+    try:
+        if store is not None:
+            store.close()
+    except Exception:
+        if not quiet:
+            raise
+    finally:
+        if sink is not None:
+            sink.close()
 
 
 class _Sink(io.RawIOBase):
