@@ -61,10 +61,10 @@ __all__ = [
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .analysis import gene_finder, region_expression, seed_correlation, voxel_matrix
     from .api import open_dataset, open_export, open_sample
+    from .bridge import from_brain_atlas, wrap_volume
     from .export import export
     from .fetch import download
     from .ingest import ingest
-    from .bridge import from_brain_atlas, wrap_volume
     from .regions import region_table
     from .sample import sample_path
 

@@ -38,7 +38,6 @@ def open_dataset(
     chunks: Any = EXPERIMENT_CHUNKS,
     mask_and_scale: bool = True,
     storage_options: Mapping[str, Any] | None = None,
-    mask: bool | None = None,
 ) -> xr.Dataset:
     """Open the Allen Gene Expression Atlas as a lazy, labelled xarray Dataset.
 
@@ -64,8 +63,6 @@ def open_dataset(
     storage_options : mapping, optional
         fsspec options for URLs (``anon``, ``endpoint_url``, ...; the IBL bucket is
         read anonymously by default). With ``source=None``, options of the download.
-    mask : bool, optional
-        Former name of ``mask_and_scale``.
 
     Returns
     -------
@@ -94,8 +91,6 @@ def open_dataset(
     >>> float(ds.expression.sel(gene="Pdyn").max()) > 0
     True
     """
-    if mask is not None:
-        mask_and_scale = mask
     network: Any = contextlib.nullcontext()
     if source is None:
         from .fetch import ensure

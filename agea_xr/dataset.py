@@ -39,7 +39,7 @@ EXPERIMENT_CHUNKS: Mapping[str, int] = MappingProxyType({})
 
 # --- the Dataset ------------------------------------------------------------------
 def _exported_format(path: str) -> str | None:
-    """"netCDF" or "Zarr" when ``path`` is a file or store this package exports, else None."""
+    """ "netCDF" or "Zarr" when ``path`` is a file or store this package exports, else None."""
     name = path.rstrip("/").lower()
     if os.path.isfile(path) and name.endswith(FORMATS["netcdf"]):
         return "netCDF"

@@ -105,7 +105,7 @@ def attach_default_encoding(ds: xr.Dataset) -> xr.Dataset:
     Examples
     --------
     >>> import agea_xr
-    >>> ds = agea_xr.open_sample(mask=False)  # float16 in memory
+    >>> ds = agea_xr.open_sample(mask_and_scale=False)  # float16 in memory
     >>> enc = ds.expression.encoding
     >>> str(enc["dtype"]), enc["chunksizes"], enc["zlib"]
     ('float32', (1, 58, 41, 67), True)
@@ -138,7 +138,7 @@ def netcdf_encoding(ds: xr.Dataset, chunk_experiments: int = 1) -> dict[Hashable
     Examples
     --------
     >>> import agea_xr
-    >>> enc = netcdf_encoding(agea_xr.open_sample(mask=False))
+    >>> enc = netcdf_encoding(agea_xr.open_sample(mask_and_scale=False))
     >>> str(enc["expression"]["dtype"]), enc["expression"]["complevel"]
     ('float32', 4)
     """

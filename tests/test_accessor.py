@@ -36,9 +36,9 @@ def test_signature_equals_the_function(method):
     if method not in UNBOUND:
         func_params = func_params[1:]  # the xarray object
     meth_params = list(meth.parameters.values())[1:]  # self
-    assert [
-        (p.name, p.kind, p.default, str(p.annotation)) for p in meth_params
-    ] == [(p.name, p.kind, p.default, str(p.annotation)) for p in func_params]
+    assert [(p.name, p.kind, p.default, str(p.annotation)) for p in meth_params] == [
+        (p.name, p.kind, p.default, str(p.annotation)) for p in func_params
+    ]
     assert str(meth.return_annotation) == str(func.return_annotation)
 
 

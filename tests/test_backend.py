@@ -14,7 +14,9 @@ from agea_xr import layout
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"mask_and_scale": False}, {"decode_cf": False}], ids=["mask_and_scale", "decode_cf"]
+    "kwargs",
+    [{"mask_and_scale": False}, {"decode_cf": False}],
+    ids=["mask_and_scale", "decode_cf"],
 )
 def test_xarray_switches_give_the_stored_float16(synthetic_dir, synthetic_raw, kwargs):
     ds = xr.open_dataset(synthetic_dir, engine="agea", **kwargs)
@@ -42,9 +44,14 @@ def test_decoders_with_nothing_to_decode_are_accepted(synthetic_dir, decoder):
 def test_mask_and_scale_is_one_name_across_front_doors(synthetic_dir, synthetic_raw, tmp_path):
     raw = agea_xr.open_dataset(synthetic_dir, mask_and_scale=False)
     np.testing.assert_array_equal(raw.expression.values, synthetic_raw)
-    path = agea_xr.export(raw, tmp_path / "x.nc", experiments=list(raw.experiment.values[:2]))
-    back = agea_xr.open_export(path, mask_and_scale=False)
-    assert back.expression.dtype == np.float16
+    two = list(raw.experiment.values[:2])
+    path = agea_xr.export(raw, tmp_path / "x.zarr", experiments=two, dtype="float16")
+    stored = agea_xr.open_export(path, mask_and_scale=False).expression
+    decoded = agea_xr.open_export(path).expression
+    assert (stored.dtype, decoded.dtype) == (np.float16, np.float32)
+    # exports store NaN for "no measurement", never the raw -1
+    np.testing.assert_array_equal(np.isnan(stored.values), synthetic_raw[:2] == -1)
+    np.testing.assert_array_equal(decoded.values, stored.values.astype(np.float32))
 
 
 def test_listing_engines_imports_nothing_heavy():

@@ -141,7 +141,7 @@ def test_experiment_coordinate(synthetic_dir):
 
 # --- decoding -----------------------------------------------------------------
 def test_mask_off_gives_raw_float16(synthetic_dir, synthetic_raw):
-    da = agea_xr.open_dataset(synthetic_dir, mask=False).expression
+    da = agea_xr.open_dataset(synthetic_dir, mask_and_scale=False).expression
     assert da.dtype == np.float16
     got = da.values
     assert got.dtype == np.float16
@@ -394,7 +394,7 @@ def test_any_experiment_chunking_is_accepted_silently(synthetic_dir, synthetic_r
 @pytest.mark.parametrize("chunks", [None, "default"])
 def test_scalar_selection_is_zero_dimensional(synthetic_dir, synthetic_raw, mask, chunks):
     kwargs = {} if chunks == "default" else {"chunks": chunks}
-    da = agea_xr.open_dataset(synthetic_dir, mask=mask, **kwargs).expression
+    da = agea_xr.open_dataset(synthetic_dir, mask_and_scale=mask, **kwargs).expression
     expected = decoded(synthetic_raw) if mask else synthetic_raw
     value = da[4, 10, 20, 30].values
     assert value.shape == ()

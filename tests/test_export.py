@@ -64,7 +64,7 @@ def masked(request) -> bool:
 
 @pytest.fixture
 def ds(synthetic_dir, masked) -> xr.Dataset:
-    return agea_xr.open_dataset(synthetic_dir, mask=masked)
+    return agea_xr.open_dataset(synthetic_dir, mask_and_scale=masked)
 
 
 def expected(raw: np.ndarray, masked: bool) -> np.ndarray:
@@ -74,7 +74,7 @@ def expected(raw: np.ndarray, masked: bool) -> np.ndarray:
 # --- plain to_netcdf with the default encoding ----------------------------------------
 def test_default_encoding_is_lossless_float32(synthetic_dir):
     for mask in (True, False):
-        enc = agea_xr.open_dataset(synthetic_dir, mask=mask).expression.encoding
+        enc = agea_xr.open_dataset(synthetic_dir, mask_and_scale=mask).expression.encoding
         assert enc["dtype"] == np.float32
         assert enc["chunksizes"] == (1, *layout.GRID_SHAPE)
         assert enc["zlib"] is True and enc["shuffle"] is True
@@ -114,7 +114,7 @@ def test_h5netcdf_without_our_encoding_writes_float16(synthetic_dir, tmp_path):
     # the failure our encoding prevents: h5netcdf silently stores half floats
     import h5py
 
-    ds = agea_xr.open_dataset(synthetic_dir, mask=False)
+    ds = agea_xr.open_dataset(synthetic_dir, mask_and_scale=False)
     ds.expression.encoding = {}
     ds.to_netcdf(tmp_path / "bad.nc", engine="h5netcdf")
     with h5py.File(tmp_path / "bad.nc") as f:
@@ -390,8 +390,8 @@ def test_empty_subsets_are_refused(synthetic_dir, tmp_path, name):
 # --- another variant of the same release ------------------------------------------------
 @pytest.mark.parametrize("suffix", [".nc", ".zarr"])
 def test_variant_export_equals_the_variant_in_memory(synthetic_dir, masked, tmp_path, suffix):
-    raw = agea_xr.open_dataset(synthetic_dir, mask=masked)
-    processed = agea_xr.open_dataset(synthetic_dir, variant="processed", mask=masked)
+    raw = agea_xr.open_dataset(synthetic_dir, mask_and_scale=masked)
+    processed = agea_xr.open_dataset(synthetic_dir, variant="processed", mask_and_scale=masked)
     assert not np.array_equal(raw.expression.values, processed.expression.values)
     genes = ["Gene0002", "Pdyn"]
     path = agea_xr.export(raw, tmp_path / f"p{suffix}", variant="processed", genes=genes)

@@ -100,7 +100,7 @@ def test_ingest_real_zips_equals_their_raw_files(real_zips, allen_dir, tmp_path)
         layout.TABLE_FILE,
         layout.LABEL_FILE,
     ]
-    ds = agea_xr.open_dataset(out, mask=False)
+    ds = agea_xr.open_dataset(out, mask_and_scale=False)
     assert ds.experiment.values.tolist() == [i for i, _ in REAL.values()]
     assert ds.gene.values.tolist() == [g for _, g in REAL.values()]
     for k, zip_path in enumerate(real_zips):
@@ -124,8 +124,8 @@ def test_ingest_real_zips_equals_their_raw_files(real_zips, allen_dir, tmp_path)
 
 def test_ingest_real_zips_equals_the_bundled_sample(real_zips, tmp_path):
     out = agea_xr.ingest(real_zips, tmp_path / "agea")
-    ds = agea_xr.open_dataset(out, mask=False)
-    sample = agea_xr.open_sample(mask=False)
+    ds = agea_xr.open_dataset(out, mask_and_scale=False)
+    sample = agea_xr.open_sample(mask_and_scale=False)
     for gene in ("Pdyn", "Nrp1"):
         np.testing.assert_array_equal(
             ds.expression.sel(gene=gene).values, sample.expression.sel(gene=gene).values
@@ -151,7 +151,7 @@ def test_ingest_zarr_equals_the_ibl_folder(real_zips, allen_dir, tmp_path):
 # --- sagittal, density, tables ----------------------------------------------------
 def test_ingest_sagittal_with_density(real_zips, sagittal_zip, sagittal_table, tmp_path):
     out = agea_xr.ingest([real_zips[0], sagittal_zip], tmp_path / "mixed", table=sagittal_table)
-    ds = agea_xr.open_dataset(out, mask=False)
+    ds = agea_xr.open_dataset(out, mask_and_scale=False)
     assert ds.gene.values.tolist() == ["Pdyn", "Foo1"]  # the trailing '*' removed
     energy = raw_grid(sagittal_zip)
     np.testing.assert_array_equal(ds.expression.values[1], energy.astype(np.float16))
@@ -162,7 +162,7 @@ def test_ingest_sagittal_with_density(real_zips, sagittal_zip, sagittal_table, t
     left = masked[: layout.LEFT_ML_MAX_INDEX + 1]
     assert np.isfinite(left).mean() > 0.85
     # density: a sub-folder in the same layout; the coronal zip has none, so -1
-    density = agea_xr.open_dataset(out / "density", mask=False)
+    density = agea_xr.open_dataset(out / "density", mask_and_scale=False)
     assert density.experiment.values.tolist() == ds.experiment.values.tolist()
     assert (density.expression.values[0] == -1).all()
     np.testing.assert_array_equal(
@@ -207,11 +207,11 @@ def test_sagittal_with_values_on_the_right_warns_and_keeps_them(
         out = agea_xr.ingest([real_zips[0], wrong], tmp_path / "agea", table=sagittal_table)
     assert len(caught) == 1  # the coronal experiment, measured on both sides, is fine
     assert caught[0].filename == __file__  # points at the caller of ingest
-    ds = agea_xr.open_dataset(out, mask=False)
+    ds = agea_xr.open_dataset(out, mask_and_scale=False)
     # the data are kept as downloaded, not overwritten
     np.testing.assert_array_equal(ds.expression.values[1], energy.astype(np.float16))
     assert ds.expression.values[1][40:43, 10, 20].tolist() == [0.0, 1.5, 2.0]
-    density_ds = agea_xr.open_dataset(out / "density", mask=False)
+    density_ds = agea_xr.open_dataset(out / "density", mask_and_scale=False)
     assert density_ds.expression.values[1][50, 5, 5] == 0.25
     with pytest.warns(UserWarning, match=expected):
         agea_xr.ingest([wrong], tmp_path / "agea.zarr", table=sagittal_table, zarr=True)

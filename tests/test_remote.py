@@ -117,7 +117,7 @@ def test_remote_undecoded_and_processed_bytes_are_the_files(remote_release, synt
         ds = agea_xr.open_dataset(
             remote_release.url,
             variant=variant,
-            mask=False,
+            mask_and_scale=False,
             chunks=None,
             storage_options=remote_release.storage_options,
         )

@@ -52,7 +52,7 @@ def test_read_annotation(allen_dir):
 
 @pytest.mark.parametrize("gene", ["Pdyn", "Nrp1"])
 def test_sample_values_are_energy_cast_to_float16_bit_for_bit(allen_dir, gene):
-    ds = agea_xr.open_sample(mask=False)
+    ds = agea_xr.open_sample(mask_and_scale=False)
     got = ds.expression.sel(gene=gene).values[0]
     expected = energy_raw(allen_dir, gene).astype(np.float16)
     np.testing.assert_array_equal(got.view(np.uint16), expected.view(np.uint16))

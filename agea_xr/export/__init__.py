@@ -310,7 +310,7 @@ def _run(delayed: Any, progress: bool, description: str) -> None:
 
 
 def _masked(ds: xr.Dataset) -> xr.Dataset:
-    """``ds`` with NaN where a raw volume holds the stored ``-1`` (``mask=False`` data).
+    """``ds`` with NaN where a raw volume holds the stored ``-1`` (``mask_and_scale=False`` data).
 
     The file then decodes like any other export (NaN, float32), in
     :func:`agea_xr.open_export` and in plain xarray alike. Processed values may

@@ -130,7 +130,7 @@ def test_all_read_paths_agree(synthetic_dir, ds):
     reference = region_expression(ds, "Beryl", ["mean", "std", "count"]).compute()
     touched = ds.assign(expression=ds["expression"] * 1)
     assert expression_matrix(touched).mask is None  # decoded floats
-    float16 = agea_xr.open_dataset(synthetic_dir, mask=False)
+    float16 = agea_xr.open_dataset(synthetic_dir, mask_and_scale=False)
     lazy = agea_xr.open_dataset(synthetic_dir, chunks=None)
     rechunked = ds.chunk({"experiment": 5})
     for other in (touched, float16, lazy, rechunked):
@@ -156,7 +156,7 @@ def test_processed_variant_keeps_minus_one(synthetic_dir):
     from agea_xr.testing import synthetic_values
 
     for mask in (True, False):
-        ds = agea_xr.open_dataset(synthetic_dir, variant="processed", mask=mask)
+        ds = agea_xr.open_dataset(synthetic_dir, variant="processed", mask_and_scale=mask)
         m = region_expression(ds, "Cosmos", ["mean", "count"]).compute()
         values = synthetic_values(0, 12, processed=True).astype(np.float64).reshape(12, -1)
         ids = region_ids(ds["label"].values, "Cosmos").reshape(-1)
