@@ -38,6 +38,7 @@ _PUBLIC = {
     "seed_correlation": "analysis",
     "gene_finder": "analysis",
     "voxel_matrix": "analysis",
+    "similar_genes": "analysis",
 }
 
 __all__ = [
@@ -54,12 +55,19 @@ __all__ = [
     "region_table",
     "sample_path",
     "seed_correlation",
+    "similar_genes",
     "voxel_matrix",
     "wrap_volume",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from .analysis import gene_finder, region_expression, seed_correlation, voxel_matrix
+    from .analysis import (
+        gene_finder,
+        region_expression,
+        seed_correlation,
+        similar_genes,
+        voxel_matrix,
+    )
     from .api import open_dataset, open_export, open_sample
     from .bridge import from_brain_atlas, wrap_volume
     from .export import export

@@ -42,6 +42,7 @@ DELEGATES = MappingProxyType(
         "seed_correlation": "agea_xr.analysis:seed_correlation",
         "gene_finder": "agea_xr.analysis:gene_finder",
         "voxel_matrix": "agea_xr.analysis:voxel_matrix",
+        "similar_genes": "agea_xr.analysis:similar_genes",
     }
 )
 #: Methods that take no xarray object (the function's parameters are all the method's).
@@ -301,6 +302,33 @@ class AgeaDatasetAccessor(_AgeaAccessor):
         from .analysis import voxel_matrix
 
         return voxel_matrix(self._obj, mask, mapping=mapping, hemisphere=hemisphere)
+
+    def similar_genes(
+        self,
+        query: str | int | xr.DataArray | np.ndarray,
+        mask: str | int | Iterable[str | int] | xr.DataArray | np.ndarray | None = None,
+        *,
+        method: str = "pearson",
+        mapping: str = "Allen",
+        hemisphere: str | None = None,
+        per_gene: bool = False,
+        min_voxels: int = 10,
+        top: int | None = None,
+    ) -> pd.DataFrame:
+        """Experiments ranked by map similarity; see :func:`agea_xr.similar_genes`."""
+        from .analysis import similar_genes
+
+        return similar_genes(
+            self._obj,
+            query,
+            mask,
+            method=method,
+            mapping=mapping,
+            hemisphere=hemisphere,
+            per_gene=per_gene,
+            min_voxels=min_voxels,
+            top=top,
+        )
 
 
 @xr.register_dataarray_accessor("agea")

@@ -8,10 +8,19 @@ in float16, distinct between experiments. ``-1`` (no measurement) comes in
 blocks as in real grids (missing sections, an unmeasured outside) plus a
 sparse scatter, and the pattern differs between experiments, so that some
 voxels are measured in only some experiments.
+
+That data has no structure to recover. :func:`write_planted` writes a release
+with a planted signal on the real Allen annotation (the bundled sample's
+label): every region of a mapping has its own expression profile across
+experiments, experiments come in families that share their region levels (so
+similar-gene search has true neighbours to find), voxel noise is added, and
+the voxels are missing exactly where the real sample's experiments miss them.
+:func:`planted_regions` and :func:`planted_families` give the truth.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,7 +30,16 @@ import pandas as pd
 
 from . import layout
 
-__all__ = ["synthetic_genes", "synthetic_label", "synthetic_values", "write_synthetic"]
+__all__ = [
+    "planted_families",
+    "planted_regions",
+    "planted_values",
+    "synthetic_genes",
+    "synthetic_label",
+    "synthetic_values",
+    "write_planted",
+    "write_synthetic",
+]
 
 
 def synthetic_values(start: int, stop: int, *, processed: bool = False) -> np.ndarray:
@@ -156,4 +174,154 @@ def write_synthetic(
         np.save(folder / layout.IMAGE_FILE, (k % 251).reshape(layout.GRID_SHAPE))
     if version:
         (folder / f"{version}{layout.VERSION_SUFFIX}").write_text("")
+    return folder
+
+
+# --- planted signal ------------------------------------------------------------------
+def planted_regions(mapping: str = "Cosmos") -> np.ndarray:
+    """The planted regions: ``1 .. K`` per brain voxel, 0 outside the brain.
+
+    Parameters
+    ----------
+    mapping : str, default "Cosmos"
+        The iblatlas mapping whose regions carry the planted profiles (``root``,
+        the brain voxels it leaves unassigned, is one region too).
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 ``(ml, dv, ap)``: the codes follow the order of the regions' Allen ids.
+    """
+    from .regions import region_ids
+
+    ids = region_ids(synthetic_label(), mapping)
+    unique = np.unique(ids[ids != 0])
+    codes = np.searchsorted(unique, ids) + 1
+    return np.where(ids != 0, codes, 0).astype(np.int64)
+
+
+def planted_families(n_experiments: int, n_families: int = 6) -> np.ndarray:
+    """Family of every experiment of a planted release: ``position % n_families``.
+
+    Experiments of one family share their region levels (up to a gain and a
+    small per-experiment change): they are each other's similar genes.
+    """
+    return np.arange(n_experiments) % n_families
+
+
+@functools.cache
+def _real_missing() -> np.ndarray:
+    """Where the bundled sample's experiments miss voxels, ``(2, ml, dv, ap)`` booleans."""
+    from .sample import sample_path
+
+    raw = np.fromfile(sample_path() / layout.VARIANTS["raw"], dtype=layout.RAW_DTYPE)
+    return (raw == layout.MISSING).reshape(-1, *layout.GRID_SHAPE)
+
+
+def planted_values(
+    start: int,
+    stop: int,
+    *,
+    mapping: str = "Cosmos",
+    n_families: int = 6,
+    noise: float = 0.25,
+    seed: int = 0,
+) -> np.ndarray:
+    """Expression values of experiments ``start:stop`` of a planted release.
+
+    Experiment ``e`` of family ``f`` (:func:`planted_families`) has in every
+    region ``r`` the level ``L[f, r] * g_e * (1 + 0.1 d[e, r])``, ``L`` log-normal
+    (sigma 1) per family and region, ``g_e`` a log-normal gain (sigma 0.3),
+    ``d`` standard normal; every voxel adds Gaussian noise of standard
+    deviation ``noise`` times the experiment's mean level, and values are
+    clipped at 0. Outside the brain the level is 0. Voxels are missing (-1)
+    where the real sample's experiment ``e % 2`` is. Every experiment is drawn
+    from its own seeded generator, so any range can be made alone.
+
+    Parameters
+    ----------
+    start, stop : int
+        Experiment positions.
+    mapping : str, default "Cosmos"
+        See :func:`planted_regions`.
+    n_families : int, default 6
+    noise : float, default 0.25
+    seed : int, default 0
+
+    Returns
+    -------
+    numpy.ndarray
+        float16 ``(stop - start, 58, 41, 67)``.
+    """
+    regions = planted_regions(mapping).reshape(-1)
+    n_regions = int(regions.max())
+    levels = np.zeros((n_families, n_regions + 1))
+    for f in range(n_families):
+        rng = np.random.default_rng([seed, 1, f])
+        levels[f, 1:] = rng.lognormal(0.0, 1.0, n_regions)
+    missing = _real_missing().reshape(2, -1)
+    out = np.empty((stop - start, regions.size), dtype=layout.RAW_DTYPE)
+    for i, e in enumerate(range(start, stop)):
+        rng = np.random.default_rng([seed, 2, e])
+        gain = rng.lognormal(0.0, 0.3)
+        level = levels[e % n_families] * gain * (1 + 0.1 * rng.standard_normal(n_regions + 1))
+        level[0] = 0.0
+        brain = regions != 0
+        scale = noise * level[1:].mean()
+        values = level[regions] + np.where(brain, rng.normal(0.0, scale, regions.size), 0.0)
+        values = np.maximum(values, 0.0)
+        values[missing[e % 2]] = layout.MISSING
+        out[i] = values.astype(layout.RAW_DTYPE)
+    return out.reshape(stop - start, *layout.GRID_SHAPE)
+
+
+def write_planted(
+    folder: str | os.PathLike,
+    n_experiments: int = 48,
+    *,
+    mapping: str = "Cosmos",
+    n_families: int = 6,
+    noise: float = 0.25,
+    seed: int = 0,
+    chunk: int = 64,
+) -> Path:
+    """Write a release with a planted signal (raw variant) in the IBL layout.
+
+    Values from :func:`planted_values`, gene table from :func:`synthetic_genes`
+    (so ``Pdyn`` is experiment 1), the real label volume, a version marker.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        Created if needed.
+    n_experiments : int, default 48
+    mapping, n_families, noise, seed
+        See :func:`planted_values`.
+    chunk : int, default 64
+        Experiments generated at once.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> import tempfile, agea_xr
+    >>> ds = agea_xr.open_dataset(write_planted(tempfile.mkdtemp(), 6))
+    >>> ds.sizes["experiment"], int(planted_regions().max())
+    (6, 11)
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    ids, genes = synthetic_genes(n_experiments)
+    pd.DataFrame({"id": ids.astype(str), "gene": genes}).to_parquet(
+        folder / layout.TABLE_FILE, index=False
+    )
+    with open(folder / layout.binary_file("raw"), "wb") as f:
+        for start in range(0, n_experiments, chunk):
+            stop = min(start + chunk, n_experiments)
+            options = {"mapping": mapping, "n_families": n_families, "noise": noise}
+            planted_values(start, stop, seed=seed, **options).tofile(f)
+    np.save(folder / layout.LABEL_FILE, synthetic_label())
+    (folder / f"2025-03-18{layout.VERSION_SUFFIX}").write_text("")
     return folder

@@ -11,7 +11,13 @@ import xarray as xr
 import agea_xr
 from agea_xr.accessor import DELEGATES, UNBOUND, AgeaDataArrayAccessor, AgeaDatasetAccessor
 
-ANALYSES = {"region_expression", "seed_correlation", "gene_finder", "voxel_matrix"}
+ANALYSES = {
+    "region_expression",
+    "seed_correlation",
+    "gene_finder",
+    "voxel_matrix",
+    "similar_genes",
+}
 
 
 def target(method: str):

@@ -25,7 +25,8 @@ computes at once.
 One module per analysis family: :mod:`~agea_xr.analysis.regions`
 (:func:`region_expression`), :mod:`~agea_xr.analysis.seed`
 (:func:`seed_correlation`), :mod:`~agea_xr.analysis.finder`
-(:func:`gene_finder`), :mod:`~agea_xr.analysis.voxels` (:func:`voxel_matrix`).
+(:func:`gene_finder`), :mod:`~agea_xr.analysis.voxels` (:func:`voxel_matrix`),
+:mod:`~agea_xr.analysis.similar` (:func:`similar_genes`).
 New analyses build on :func:`agea_xr.analysis._chunks.experiment_pass`, which
 runs a per-chunk kernel over all experiments and keeps or adds its results.
 """
@@ -35,13 +36,16 @@ from __future__ import annotations
 from .finder import EFFECT_COLUMNS, gene_finder
 from .regions import STATS, region_expression
 from .seed import seed_correlation
+from .similar import SIMILARITY_METHODS, similar_genes
 from .voxels import voxel_matrix
 
 __all__ = [
     "EFFECT_COLUMNS",
+    "SIMILARITY_METHODS",
     "STATS",
     "gene_finder",
     "region_expression",
     "seed_correlation",
+    "similar_genes",
     "voxel_matrix",
 ]
