@@ -31,6 +31,9 @@ _PUBLIC = {
     "download": "fetch",
     "export": "export",
     "ingest": "ingest",
+    "references": "references",
+    "read_map": "maps",
+    "points_to_map": "maps",
     "region_table": "regions",
     "from_brain_atlas": "bridge",
     "wrap_volume": "bridge",
@@ -51,6 +54,9 @@ __all__ = [
     "open_dataset",
     "open_export",
     "open_sample",
+    "points_to_map",
+    "read_map",
+    "references",
     "region_expression",
     "region_table",
     "sample_path",
@@ -73,6 +79,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .export import export
     from .fetch import download
     from .ingest import ingest
+    from .maps import points_to_map, read_map
+    from .references import references
     from .regions import region_table
     from .sample import sample_path
 
