@@ -127,6 +127,28 @@ def integer_ids(column: Any, what: str) -> np.ndarray:
     ...
     ValueError: ids must hold whole-number ... '71717084.5', which is not a whole number...
     """
+    dtype = getattr(column, "dtype", None)
+    if (
+        dtype is not None
+        and pd.api.types.is_integer_dtype(dtype)
+        and not (pd.api.types.is_extension_array_dtype(dtype) and column.isna().any())
+    ):
+        # the published table: an integer column, taken whole (uint64 checked for range)
+        values = np.asarray(column)
+        if values.dtype.kind == "u" and values.size and values.max() > _INT64.max:
+            row = int(np.argmax(values > _INT64.max))
+            raise ValueError(
+                f"{what} must hold whole-number experiment ids: row {row} holds "
+                f"{values[row]!r}, which is beyond the 64-bit integer range. Fix the table "
+                "or download it again."
+            )
+        return values.astype(np.int64)
+    if isinstance(column, pd.Series) and pd.api.types.is_string_dtype(column.dtype):
+        # the published table holds the ids as text: plain digits (at most 18 always fit
+        # int64) convert at once; anything else gets the row-by-row check and its message
+        text = column.str.strip()
+        if text.notna().all() and text.str.fullmatch(r"[+-]?\d{1,18}").all():
+            return text.to_numpy(dtype=object).astype(np.int64)
     values = list(column)
     out = np.empty(len(values), dtype=np.int64)
     for row, value in enumerate(values):
@@ -193,6 +215,9 @@ def text_column(column: pd.Series, what: str) -> pd.Series:
     ValueError: genes is not UTF-8 text: row 1 holds b'N\\xe9' (...). Save the table ...
     """
     values = column.to_numpy(dtype=object)
+    if column.dtype != object or not any(isinstance(v, (bytes, bytearray)) for v in values):
+        # a string column (what parquet text reads as) cannot hold bytes
+        return pd.Series(values, index=column.index, dtype=object)
     out = values.copy()
     for row, value in enumerate(values):
         if isinstance(value, (bytes, bytearray)):
