@@ -166,6 +166,12 @@ ATTRIBUTES: Final = _table(
             "units": "1",
             "valid_range": [0.0, 1.0],
         },
+        # --- maps (read_map, points_to_map) --------------------------------------
+        "coverage": {
+            "long_name": "fraction of the 200 um voxel covered by finite finer voxels",
+            "units": "1",
+            "valid_range": [0.0, 1.0],
+        },
         # --- seed_correlation ----------------------------------------------------
         "r": {"long_name": "Pearson r", "valid_range": [-1.0, 1.0]},
         # --- gene_finder (table columns) -----------------------------------------
