@@ -24,6 +24,7 @@ import os
 
 import numpy as np
 
+from ._choices import check_choice
 from .layout import MISSING, RAW_DTYPE
 
 __all__ = [
@@ -196,7 +197,7 @@ def _values(block: np.ndarray, table: np.ndarray | None) -> np.ndarray:
 
 def _use_numba(engine: str) -> bool:
     if engine not in ("auto", "numba", "numpy"):
-        raise ValueError(f"Unknown engine {engine!r}: choose 'auto', 'numba' or 'numpy'.")
+        check_choice(engine, ("auto", "numba", "numpy"), "engine")
     if engine == "numpy":
         return False
     available = _numba_kernels() is not None

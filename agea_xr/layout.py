@@ -16,6 +16,8 @@ from typing import Final
 
 import numpy as np
 
+from ._choices import check_choice
+
 __all__ = [
     "AP",
     "BREGMA_UM",
@@ -286,14 +288,14 @@ def binary_file(variant: str) -> str:
     >>> binary_file("processed")
     'gene-expression-processed.bin'
     """
-    try:
-        return VARIANTS[variant]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"Unknown variant {variant!r}: choose one of {sorted(VARIANTS)} "
-            "('raw' for the Allen volumes with -1 for missing, 'processed' for the "
-            "IBL-imputed volumes)."
-        ) from None
+    check_choice(
+        variant,
+        tuple(VARIANTS),
+        "variant",
+        "('raw' for the Allen volumes with -1 for missing, 'processed' for the "
+        "IBL-imputed volumes).",
+    )
+    return VARIANTS[variant]
 
 
 # --- the published release -----------------------------------------------------

@@ -54,18 +54,32 @@ def test_mask_and_scale_is_one_name_across_front_doors(synthetic_dir, synthetic_
     np.testing.assert_array_equal(decoded.values, stored.values.astype(np.float32))
 
 
-def test_listing_engines_imports_nothing_heavy():
+HEAVY = ("s3fs", "iblatlas", "zarr", "matplotlib", "distributed", "numba", "dask.array", "fsspec")
+
+
+def test_loading_the_engine_imports_nothing_heavy():
+    # what xarray does for our engine when it lists engines: load the entry point
     code = (
-        "import sys, xarray; xarray.backends.list_engines(); "
-        "print(','.join(m for m in ('s3fs', 'iblatlas', 'zarr', 'matplotlib', 'distributed',"
-        " 'numba', 'dask.array', 'fsspec') if m in sys.modules)); "
-        "print(sum(m.startswith('agea_xr') for m in sys.modules))"
+        "import sys, xarray; from importlib.metadata import entry_points; "
+        "before = set(sys.modules); "
+        "ep, = [e for e in entry_points(group='xarray.backends') if e.name == 'agea']; "
+        "ep.load(); new = set(sys.modules) - before; "
+        f"print(','.join(m for m in {HEAVY!r} if m in new)); "
+        "print(','.join(sorted(m for m in new if m.startswith('agea_xr'))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     heavy, ours = out.stdout.split("\n")[:2]
     assert heavy == ""
-    # the package and its engine, the layout of the release: nothing else
-    assert int(ours) <= 3, out.stdout
+    assert ours == "agea_xr,agea_xr._choices,agea_xr.backend,agea_xr.layout"
+
+
+def test_listing_engines_loads_only_the_engine_of_agea_xr():
+    code = (
+        "import sys, xarray; xarray.backends.list_engines(); "
+        "print(','.join(sorted(m for m in sys.modules if m.startswith('agea_xr'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "agea_xr,agea_xr._choices,agea_xr.backend,agea_xr.layout"
 
 
 def test_engine_claims_only_release_folders(synthetic_dir, tmp_path):

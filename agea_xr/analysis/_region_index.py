@@ -80,13 +80,32 @@ def missing_region_message(
         inside = present[np.isin(np.abs(br.id[present]), own)]
         where = np.unique(np.abs(br.id[br.mappings[mapping][inside]]))
         where = [i for i in where if i != 0]
-        if len(where) == 1:
+        subdivisions = [i for i in where if i in own]
+        coarser = [i for i in where if i not in own]  # rows above it (e.g. root): mixed
+        short = name.split(" (")[0]
+        if len(where) == 1 and subdivisions:
             parts.append(f"Under {mapping} its voxels are in the row {_named(where)}.")
         elif where:
-            shown = _named(where[:6]) + (f" and {len(where) - 6} more" if len(where) > 6 else "")
+            if subdivisions:
+                n = len(subdivisions)
+                shown = _named(subdivisions[:6]) + (f" and {n - 6} more" if n > 6 else "")
+                text = (
+                    f"Under {mapping} its voxels are in the rows of its subdivisions {shown} "
+                    f"(region={[int(i) for i in subdivisions]})"
+                )
+                if coarser:
+                    text += (
+                        f"; voxels labelled only as {short} fall into {_named(coarser)}, "
+                        "which also holds other regions' voxels"
+                    )
+            else:
+                text = (
+                    f"Under {mapping} its voxels fall into the coarser row {_named(coarser)}, "
+                    "which also holds other regions' voxels"
+                )
             parts.append(
-                f"Under {mapping} its voxels are in the rows of its subdivisions {shown}: "
-                f"select them together (region={[int(i) for i in where]}) to add them up."
+                text + ". A mean over the whole region is not a sum of rows: use a mapping "
+                f"that has it as a row, or ds.agea.sel_region({abs(int(wanted))}) for its voxels."
             )
         else:
             parts.append("No voxel of this dataset's label lies in it.")

@@ -243,9 +243,11 @@ def test_beryl_lr_root_rows_on_the_real_sample(sample):
 def test_sel_of_a_coarser_mapping_names_the_row_and_the_mappings(sample):
     m = region_expression(sample, "Cosmos")
     expected = (
-        "CA1 (382) is not a row of this result under Cosmos. Under Cosmos its voxels are "
-        "in the row HPF (1089). It is a row under Beryl, Beryl-lr, Swanson, Swanson-lr: "
-        "region_expression(ds, mapping='Beryl', ...)."
+        "CA1 (382) is not a row of this result under Cosmos. Under Cosmos its voxels fall "
+        "into the coarser row HPF (1089), which also holds other regions' voxels. A mean over "
+        "the whole region is not a sum of rows: use a mapping that has it as a row, or "
+        "ds.agea.sel_region(382) for its voxels. It is a row under Beryl, Beryl-lr, Swanson, "
+        "Swanson-lr: region_expression(ds, mapping='Beryl', ...)."
     )
     with pytest.raises(KeyError) as info:
         m.sel(region=382)
@@ -271,6 +273,19 @@ def test_sel_of_a_finer_mapping_names_the_subdivisions(sample):
     assert "It is a row under Beryl, Beryl-lr, Swanson, Swanson-lr" in message
     total = m.sel(region=sorted(int(i) for i in layers))  # the advice works
     assert total.sizes["region"] == len(layers)
+    assert "not a sum of rows" in message
+
+
+def test_sel_never_advises_a_mixed_coarser_row_as_a_subdivision(sample):
+    # under Beryl, voxels labelled only as HPF fall into root (997), which holds others too
+    message = ""
+    try:
+        region_expression(sample, "Beryl").sel(region=1089)
+    except KeyError as err:
+        message = err.args[0]
+    subdivisions = message.split("subdivisions ", 1)[1].split("; ", 1)[0]
+    assert "997" not in subdivisions and "CA1 (382)" in subdivisions
+    assert "voxels labelled only as HPF fall into root (997), which also holds" in message
 
 
 def test_sel_of_the_other_hemisphere_and_nearest(sample):
