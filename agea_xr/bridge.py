@@ -84,13 +84,14 @@ def label_of(obj: xr.Dataset | xr.DataArray) -> xr.DataArray:
         label = obj["label"]
     elif "label" in obj.coords:
         label = obj.coords["label"]
+    elif obj.name == "label" and obj.dtype.kind in "iu":
+        label = obj  # the label volume itself (ds.label)
     else:
         name = obj.name if obj.name is not None else "this DataArray"
         raise ValueError(
             f"{name!r} has no 'label' coordinate, and brain regions need the label volume. "
-            "Call the method on the Dataset instead (ds.agea...., e.g. "
-            "ds.agea.region_mask('CA1')), or attach the label first: "
-            "da.assign_coords(label=ds.label)."
+            "Call the method on the Dataset instead (e.g. ds.agea.region_mask('CA1')), or "
+            "attach the label first: da.assign_coords(label=ds.label)."
         )
     if label.dtype.kind not in "iu":
         raise ValueError(

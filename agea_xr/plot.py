@@ -241,7 +241,7 @@ def plot_slice(
     ap: float | None = None,
     ml: float | None = None,
     dv: float | None = None,
-    boundaries: bool = True,
+    boundaries: bool | None = None,
     mapping: str = "Beryl",
     ax: Any = None,
     cmap: Any = None,
@@ -265,9 +265,10 @@ def plot_slice(
         ``ap=-2.0e-3`` for a coronal section 2 mm posterior to bregma). The
         nearest voxel plane is drawn, the one iblatlas' ``xyz2i`` picks (also for
         a position exactly half-way between two planes).
-    boundaries : bool, default True
+    boundaries : bool, optional
         Draw region boundaries from the label volume (thin lines) and the brain
-        outline (thicker lines).
+        outline (thicker lines). Default: when a label is available (a Dataset with
+        ``label``, or a DataArray with a ``label`` coordinate); True requires one.
     mapping : str, default "Beryl"
         Region level of the boundaries (see :data:`agea_xr.regions.MAPPINGS`);
         ``"Allen"`` draws every layer, ``"Cosmos"`` only major divisions.
@@ -306,8 +307,8 @@ def plot_slice(
     ValueError
         Not exactly one of ``ap``/``ml``/``dv``, a position that is not finite
         (NaN, inf) or lies outside the grid, no gene when several are present,
-        or ``boundaries=True`` without a label volume (pass ``boundaries=False``
-        or use the Dataset). Nothing is drawn then.
+        or ``boundaries=True`` without a label volume (use the Dataset, or attach
+        ``label=ds.label`` as a coordinate). Nothing is drawn then.
     TypeError
         For a position that is not a number.
     KeyError
@@ -334,8 +335,14 @@ def plot_slice(
     mapping = check_mapping(mapping)
     vol = _volume(obj, gene)
     label = None
+    holder = obj if isinstance(obj, xr.Dataset) else vol
+    if boundaries is None:
+        boundaries = (
+            "label" in (holder.variables if isinstance(holder, xr.Dataset) else holder.coords)
+            or vol.name == "label"
+        )
     if boundaries:
-        label = label_of(obj if isinstance(obj, xr.Dataset) else vol)
+        label = label_of(holder)
     dim, k, position = _pick_plane(vol, ap, ml, dv)
     plane, xdim, ydim = PLANES[dim]
     extra = [d for d in vol.dims if d not in (ML, DV, AP)]

@@ -151,9 +151,13 @@ def test_plot_a_gene_volume_dataarray(ds):
     ax = pdyn.agea.plot_slice(ap=1.0e-3, ax=new_ax())
     assert set(collections(ax)) == {"region boundaries", "brain outline"}
     assert ax.get_title().startswith("Pdyn: coronal")
-    with pytest.raises(ValueError, match=r"no 'label' coordinate.*boundaries|on the Dataset"):
-        ds.expression.agea.plot_slice("Pdyn", ap=1.0e-3, ax=new_ax())
-    ax = ds.expression.agea.plot_slice("Pdyn", ap=1.0e-3, ax=new_ax(), boundaries=False)
+    with pytest.raises(ValueError, match=r"no 'label' coordinate.*on the Dataset"):
+        ds.expression.agea.plot_slice("Pdyn", ap=1.0e-3, ax=new_ax(), boundaries=True)
+    # without a label, the default draws the section alone instead of failing
+    ax = ds.expression.agea.plot_slice("Pdyn", ap=1.0e-3, ax=new_ax())
+    assert not collections(ax)
+    assert len(ax.images) == 1
+    ax = ds.agea.plot_slice("Pdyn", ap=1.0e-3, ax=new_ax(), boundaries=False)
     assert not collections(ax)
 
 
@@ -162,6 +166,16 @@ def test_expression_keeps_a_sequential_colour_map(ds):
     (image,) = ax.images
     assert image.cmap.name.startswith("magma") and image.norm.vmin == 0.0
     assert collections(ax)["brain outline"].get_color()[0] == pytest.approx(to_rgba("white"))
+
+
+def test_region_tools_work_on_the_label_volume_itself(ds):
+    # ds.label is a DataArray without a 'label' coordinate: it is the label
+    xyz = [[2.0e-3, 1.0e-3, -3.5e-3]]
+    np.testing.assert_array_equal(
+        ds.label.agea.region_at(xyz, mapping="Beryl").values,
+        ds.agea.region_at(xyz, mapping="Beryl").values,
+    )
+    assert int(ds.label.agea.region_mask("CP").sum()) == int(ds.agea.region_mask("CP").sum())
 
 
 def test_correlation_map_is_drawn_diverging_around_zero(ds):
