@@ -42,10 +42,14 @@ _PUBLIC = {
     "gene_finder": "analysis",
     "voxel_matrix": "analysis",
     "similar_genes": "analysis",
+    "clusters": "analysis",
+    "agreement": "analysis",
 }
 
 __all__ = [
     "__version__",
+    "agreement",
+    "clusters",
     "download",
     "export",
     "from_brain_atlas",
@@ -68,6 +72,8 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .analysis import (
+        agreement,
+        clusters,
         gene_finder,
         region_expression,
         seed_correlation,

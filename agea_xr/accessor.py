@@ -43,6 +43,7 @@ DELEGATES = MappingProxyType(
         "gene_finder": "agea_xr.analysis:gene_finder",
         "voxel_matrix": "agea_xr.analysis:voxel_matrix",
         "similar_genes": "agea_xr.analysis:similar_genes",
+        "clusters": "agea_xr.analysis:clusters",
     }
 )
 #: Methods that take no xarray object (the function's parameters are all the method's).
@@ -328,6 +329,37 @@ class AgeaDatasetAccessor(_AgeaAccessor):
             per_gene=per_gene,
             min_voxels=min_voxels,
             top=top,
+        )
+
+    def clusters(
+        self,
+        n_clusters: int | Sequence[int] = 20,
+        genes: str | Iterable[str] | None = None,
+        mask: str | int | Iterable[str | int] | xr.DataArray | np.ndarray | None = None,
+        *,
+        method: str = "ward",
+        mapping: str = "Allen",
+        hemisphere: str | None = None,
+        connectivity: bool = False,
+        n_components: int = 30,
+        n_microclusters: int = 200,
+        random_state: int | None = None,
+    ) -> xr.DataArray:
+        """An expression-defined parcellation; see :func:`agea_xr.clusters`."""
+        from .analysis import clusters
+
+        return clusters(
+            self._obj,
+            n_clusters,
+            genes,
+            mask,
+            method=method,
+            mapping=mapping,
+            hemisphere=hemisphere,
+            connectivity=connectivity,
+            n_components=n_components,
+            n_microclusters=n_microclusters,
+            random_state=random_state,
         )
 
 

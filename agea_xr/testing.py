@@ -200,7 +200,7 @@ def planted_regions(mapping: str = "Cosmos") -> np.ndarray:
     return np.where(ids != 0, codes, 0).astype(np.int64)
 
 
-def planted_families(n_experiments: int, n_families: int = 6) -> np.ndarray:
+def planted_families(n_experiments: int, n_families: int = 12) -> np.ndarray:
     """Family of every experiment of a planted release: ``position % n_families``.
 
     Experiments of one family share their region levels (up to a gain and a
@@ -223,7 +223,7 @@ def planted_values(
     stop: int,
     *,
     mapping: str = "Cosmos",
-    n_families: int = 6,
+    n_families: int = 12,
     noise: float = 0.25,
     seed: int = 0,
 ) -> np.ndarray:
@@ -244,7 +244,7 @@ def planted_values(
         Experiment positions.
     mapping : str, default "Cosmos"
         See :func:`planted_regions`.
-    n_families : int, default 6
+    n_families : int, default 12
     noise : float, default 0.25
     seed : int, default 0
 
@@ -280,7 +280,7 @@ def write_planted(
     n_experiments: int = 48,
     *,
     mapping: str = "Cosmos",
-    n_families: int = 6,
+    n_families: int = 12,
     noise: float = 0.25,
     seed: int = 0,
     chunk: int = 64,

@@ -17,6 +17,7 @@ ANALYSES = {
     "gene_finder",
     "voxel_matrix",
     "similar_genes",
+    "clusters",
 }
 
 

@@ -26,13 +26,15 @@ One module per analysis family: :mod:`~agea_xr.analysis.regions`
 (:func:`region_expression`), :mod:`~agea_xr.analysis.seed`
 (:func:`seed_correlation`), :mod:`~agea_xr.analysis.finder`
 (:func:`gene_finder`), :mod:`~agea_xr.analysis.voxels` (:func:`voxel_matrix`),
-:mod:`~agea_xr.analysis.similar` (:func:`similar_genes`).
+:mod:`~agea_xr.analysis.similar` (:func:`similar_genes`),
+:mod:`~agea_xr.analysis.clusters` (:func:`clusters`, :func:`agreement`).
 New analyses build on :func:`agea_xr.analysis._chunks.experiment_pass`, which
 runs a per-chunk kernel over all experiments and keeps or adds its results.
 """
 
 from __future__ import annotations
 
+from .clusters import CLUSTER_METHODS, agreement, clusters
 from .finder import EFFECT_COLUMNS, gene_finder
 from .regions import STATS, region_expression
 from .seed import seed_correlation
@@ -40,9 +42,12 @@ from .similar import SIMILARITY_METHODS, similar_genes
 from .voxels import voxel_matrix
 
 __all__ = [
+    "CLUSTER_METHODS",
     "EFFECT_COLUMNS",
     "SIMILARITY_METHODS",
     "STATS",
+    "agreement",
+    "clusters",
     "gene_finder",
     "region_expression",
     "seed_correlation",
