@@ -22,7 +22,7 @@ from xarray.core import indexing
 
 from .conventions import restore_attributes
 from .dataset import CHUNK_EXPERIMENTS, EXPERIMENT_CHUNKS
-from .formats import format_of
+from .formats import DATASET_FORMATS, format_of
 from .gene_index import set_gene_index
 from .layout import EXPERIMENT
 from .remote import is_url
@@ -208,6 +208,12 @@ def open_export(
     (dtype('float32'), 1)
     """
     fmt = format_of(path, "zarr" if engine == "zarr" else None)
+    if fmt not in DATASET_FORMATS:
+        raise ValueError(
+            f"{str(path)!r} is a {fmt} export, a volume for viewers, not a dataset: "
+            "open_export opens netCDF and Zarr exports. Read it with its own library "
+            "(ome-zarr, nibabel, pynrrd) or a viewer (see 'Viewing in other tools')."
+        )
     url = is_url(path)
     if not url and not os.path.exists(path):
         raise FileNotFoundError(f"No export at {str(path)!r}: check the path.")

@@ -190,10 +190,10 @@ def storage_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def is_export(source: str | os.PathLike) -> bool:
     """Whether a source names an exported netCDF file or Zarr store (by its suffix)."""
-    from ..formats import FORMATS
+    from ..formats import DATASET_FORMATS, FORMATS
 
     name = str(source).rstrip("/").lower()
-    return any(name.endswith(suffixes) for suffixes in FORMATS.values())
+    return any(name.endswith(FORMATS[fmt]) for fmt in DATASET_FORMATS)
 
 
 def open_source(args: argparse.Namespace, *, chunks: Any = "default", cached_only: bool = False):

@@ -31,7 +31,7 @@ import xarray as xr
 from .._choices import check_choice, check_integer
 from .._files import check_local, safe_write
 from ..conventions import expression_attributes, global_attributes
-from ..formats import format_of
+from ..formats import VIEWER_FORMATS, format_of
 from ..layout import EXPERIMENT, MISSING
 from ..remote import is_url
 from .netcdf import NETCDF_ENGINES, write_netcdf
@@ -58,6 +58,7 @@ def export(
     shards: int | None = SHARD_EXPERIMENTS,
     dtype: str | None = None,
     engine: str = "netcdf4",
+    origin: str | None = None,
     overwrite: bool = False,
     progress: bool = False,
 ) -> Path:
@@ -104,6 +105,11 @@ def export(
         whenever a value would change.
     engine : {"netcdf4", "h5netcdf"}, default "netcdf4"
         netCDF writer.
+    origin : {None, "bregma", "ccf"}, optional
+        For the formats of viewers, where positions are counted from: bregma
+        (RAS+ millimetres as IBL's xyz, the default of NIfTI and NRRD) or the
+        CCF corner (micrometres as Allen's CCF, the default of OME-Zarr); see
+        :mod:`agea_xr.spaces`. Ignored for netCDF and Zarr.
     overwrite : bool, default False
         Replace an existing ``path``.
     progress : bool, default False
@@ -153,6 +159,10 @@ def export(
     """
     fmt = format_of(path, format)
     check_local(path)
+    if origin is not None:
+        from ..spaces import ORIGINS
+
+        check_choice(origin, ORIGINS, "origin")
     if isinstance(ds, xr.DataArray):
         # the variable keeps its attributes; the file gets the dataset's global ones
         ds = xr.Dataset({ds.name or "expression": ds}, attrs=global_attributes())
@@ -177,17 +187,20 @@ def export(
     part = _cf_order(part)
     part.attrs = {**global_attributes(), **part.attrs}  # results lack title and citation
     path = Path(path)
-    history = f"export to {'netCDF' if fmt == 'netcdf' else 'Zarr'} {path.name}"
+    history = f"export to {_NAMES[fmt]} {path.name}"
     if part.attrs.get("subset"):
         history += f" ({part.attrs['subset']})"
 
     def run(delayed: Any) -> None:
         _run(delayed, progress, f"export {path.name}")
 
+    beside: dict[Path, str] = {}
     with safe_write(path, overwrite=overwrite) as tmp:
         try:
             if fmt == "netcdf":
                 write_netcdf(part, tmp, chunks=chunks, engine=engine, history=history, run=run)
+            elif fmt in VIEWER_FORMATS:
+                beside = _write_for_viewers(part, tmp, path, fmt, origin, history)
             else:
                 write_zarr(
                     part,
@@ -203,6 +216,9 @@ def export(
             if full is None:
                 raise
             raise full from err
+    for side, text in beside.items():  # colour tables of a label volume, replaced
+        with safe_write(side, overwrite=True) as tmp:
+            tmp.write_text(text, encoding="utf-8")
     return path
 
 
@@ -211,7 +227,44 @@ _WRITERS = {
     ("netcdf", "netcdf4"): ("netCDF4", "netcdf"),
     ("netcdf", "h5netcdf"): ("h5netcdf", "netcdf"),
     ("zarr", None): ("zarr", "zarr"),
+    ("ome-zarr", None): ("ome_zarr", "viewers"),
+    ("nifti", None): ("nibabel", "viewers"),
+    ("nrrd", None): ("nrrd", "viewers"),
 }
+#: The name of each format in messages and ``history``.
+_NAMES = {
+    "netcdf": "netCDF",
+    "zarr": "Zarr",
+    "ome-zarr": "OME-Zarr",
+    "nifti": "NIfTI",
+    "nrrd": "NRRD",
+}
+
+
+def _write_for_viewers(
+    part: xr.Dataset, tmp: Path, path: Path, fmt: str, origin: str | None, history: str
+) -> dict[Path, str]:
+    """Dispatch to the OME-Zarr, NIfTI or NRRD writer; the files to write beside ``path``."""
+    if fmt == "ome-zarr":
+        from .ome_zarr import write_ome_zarr
+
+        write_ome_zarr(part, tmp, origin=origin or "ccf", history=history)
+        return {}
+    if fmt == "nifti":
+        from .nifti import write_nifti
+
+        gz = path.name.lower().endswith(".gz")
+        beside = write_nifti(part, tmp, origin=origin or "bregma", history=history, gz=gz)
+    else:
+        from .nrrd import write_nrrd
+
+        beside = write_nrrd(part, tmp, origin=origin or "bregma", history=history)
+    stem = path.name
+    for suffix in (".nii.gz", ".nii", ".nrrd"):
+        if stem.lower().endswith(suffix):
+            stem = stem[: -len(suffix)]
+            break
+    return {path.with_name(stem + suffix): text for suffix, text in beside.items()}
 
 
 def _require_writer(fmt: str, engine: str) -> None:
@@ -271,7 +324,14 @@ def _with_variant(
 
 def _on_disk_dtype(ds: xr.Dataset, fmt: str, dtype: str | None) -> np.dtype:
     if dtype is not None and str(dtype) not in ("float16", "float32"):
-        raise ValueError(f"Unknown dtype {dtype!r}: choose None, 'float16' or 'float32'.")
+        check_choice(dtype, (None, "float16", "float32"), "dtype")
+    if fmt in VIEWER_FORMATS:
+        if dtype is not None and str(dtype) == "float16":
+            raise ValueError(
+                f"{_NAMES[fmt]} exports are float32: viewers (neuroglancer, ITK-SNAP) do not "
+                "read float16. Drop dtype= (or pass dtype='float32')."
+            )
+        return np.dtype(np.float32)
     if fmt == "netcdf":
         if dtype is not None and str(dtype) == "float16":
             raise ValueError(
