@@ -15,11 +15,14 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from .analysis.decode import Decoding
 
 __all__ = ["DELEGATES", "AgeaDataArrayAccessor", "AgeaDatasetAccessor"]
 
@@ -42,6 +45,7 @@ DELEGATES = MappingProxyType(
         "seed_correlation": "agea_xr.analysis:seed_correlation",
         "gene_finder": "agea_xr.analysis:gene_finder",
         "voxel_matrix": "agea_xr.analysis:voxel_matrix",
+        "decode": "agea_xr.analysis.decode:decode",
         "similar_genes": "agea_xr.analysis:similar_genes",
         "clusters": "agea_xr.analysis:clusters",
     }
@@ -149,7 +153,7 @@ class _AgeaAccessor:
         ap: float | None = None,
         ml: float | None = None,
         dv: float | None = None,
-        boundaries: bool = True,
+        boundaries: bool | None = None,
         mapping: str = "Beryl",
         ax: Any = None,
         cmap: Any = None,
@@ -197,10 +201,11 @@ class _AgeaAccessor:
         shards: int | None = 32,
         dtype: str | None = None,
         engine: str = "netcdf4",
+        origin: str | None = None,
         overwrite: bool = False,
         progress: bool = False,
     ) -> Path:
-        """Write to netCDF or Zarr, safely; see :func:`agea_xr.export.export`."""
+        """Write to netCDF, Zarr, OME-Zarr, NIfTI or NRRD; see :func:`agea_xr.export.export`."""
         from .export import export
 
         return export(
@@ -219,6 +224,7 @@ class _AgeaAccessor:
             shards=shards,
             dtype=dtype,
             engine=engine,
+            origin=origin,
             overwrite=overwrite,
             progress=progress,
         )
@@ -303,6 +309,37 @@ class AgeaDatasetAccessor(_AgeaAccessor):
         from .analysis import voxel_matrix
 
         return voxel_matrix(self._obj, mask, mapping=mapping, hemisphere=hemisphere)
+
+    def decode(
+        self,
+        map: str | os.PathLike | xr.DataArray | np.ndarray,
+        mask: str | int | Iterable[str | int] | xr.DataArray | np.ndarray | None = None,
+        *,
+        kind: str | None = None,
+        resolution_um: float | None = None,
+        orientation: str | None = None,
+        method: str = "pearson",
+        mapping: str = "Beryl",
+        per_gene: bool = False,
+        min_voxels: int = 10,
+        top: int | None = None,
+    ) -> Decoding:
+        """Genes and regions matching your own map; see :func:`agea_xr.analysis.decode.decode`."""
+        from .analysis.decode import decode
+
+        return decode(
+            self._obj,
+            map,
+            mask,
+            kind=kind,
+            resolution_um=resolution_um,
+            orientation=orientation,
+            method=method,
+            mapping=mapping,
+            per_gene=per_gene,
+            min_voxels=min_voxels,
+            top=top,
+        )
 
     def similar_genes(
         self,

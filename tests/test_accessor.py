@@ -18,6 +18,7 @@ ANALYSES = {
     "voxel_matrix",
     "similar_genes",
     "clusters",
+    "decode",
 }
 
 

@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "export",
     "ingest",
     "analysis",
+    "maps",
     "download",
 )
 
