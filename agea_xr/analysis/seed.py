@@ -97,6 +97,13 @@ def _xyz_mm(coords: dict[str, np.ndarray], flat: int) -> tuple[float, float, flo
     return tuple(float(coords[d][where[d]]) * 1e3 for d in (ML, AP, DV))
 
 
+def _why_needed(need: int, min_experiments: int) -> str:
+    """Why ``need`` experiments are needed: min_experiments, or 2 for any correlation."""
+    if need > min_experiments:
+        return f"a correlation needs at least 2 experiments; min_experiments={min_experiments}"
+    return f"min_experiments={min_experiments}"
+
+
 def _check_seed(n: np.ndarray, n_x: np.ndarray, need: int, seed: dict[str, Any]) -> None:
     """Raise ValueError when no voxel can reach ``need`` experiments with the seed.
 
@@ -111,7 +118,7 @@ def _check_seed(n: np.ndarray, n_x: np.ndarray, need: int, seed: dict[str, Any])
         raise ValueError(
             f"The seed region {seed['region']!r} has a measured mean profile in at most "
             f"{most} experiment(s) together with any voxel, fewer than the "
-            f"{need} needed (min_experiments={seed['min_experiments']}): its correlation "
+            f"{need} needed ({_why_needed(need, seed['min_experiments'])}): its correlation "
             "map would be all NaN. Choose a larger or better-measured region, or lower "
             "min_experiments."
         )
@@ -124,15 +131,20 @@ def _check_seed(n: np.ndarray, n_x: np.ndarray, need: int, seed: dict[str, Any])
         f"The seed xyz={seed['xyz']!r} (m) falls in the voxel at x={x:+.3f}, y={y:+.3f}, "
         f"z={z:+.3f} mm (indices {where}), which is measured in {n_seed} of "
         f"{seed['n_experiments']} experiments, fewer than the {need} needed "
-        f"(min_experiments={seed['min_experiments']}): its correlation map would be all "
+        f"({_why_needed(need, seed['min_experiments'])}): its correlation map would be all "
         "NaN."
     )
     good = np.flatnonzero(n_x >= need)
     if good.size == 0:
         best = int(n_x.max(initial=0))
+        remedy = (
+            "lower min_experiments"
+            if need > 2
+            else "a correlation across experiments needs a dataset of at least 2 experiments"
+        )
         raise ValueError(
             f"{message} No voxel is measured in {need} experiments (the best-measured in "
-            f"{best}): lower min_experiments."
+            f"{best}): {remedy}."
         )
     grids = np.meshgrid(*(coords[d] for d in GRID_DIMS), indexing="ij")
     position = np.stack([g.reshape(-1)[good] for g in grids], axis=1)

@@ -32,6 +32,7 @@ _PHRASES = (
     (re.compile(r"\bmin_voxels\b"), "--min-voxels"),
     (re.compile(r"\banon=True\b"), "--anon"),
     (re.compile(r"\bendpoint_url\b"), "--endpoint-url"),
+    (re.compile(r"\boverwrite=True \(--overwrite\)"), "--overwrite"),
     (re.compile(r"\boverwrite=True\b"), "--overwrite"),
     (re.compile(r"\bmask_and_scale=False\b"), "--no-mask-and-scale"),
     (re.compile(r"\bds\.agea\.search_genes\((?:\.\.\.)?\)"), "`agea-xr genes PATTERN`"),

@@ -119,7 +119,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     _options.add_mapping(p)
     p.add_argument("--hemisphere", choices=("left", "right"), help="default: both")
     p.add_argument("--per-gene", action="store_true", help="one row per gene")
-    p.add_argument("--sort-by", default="effect_size", help="effect_size (default), fold_change…")
+    p.add_argument(
+        "--sort-by",
+        default="effect_size",
+        choices=("effect_size", "fold_change", "mean_target", "mean_contrast"),
+        help="column to rank by (default effect_size)",
+    )
     p.add_argument(
         "--min-voxels", type=_options.count("--min-voxels"), default=3, help="default 3"
     )
@@ -230,7 +235,8 @@ def run_regions(args: argparse.Namespace) -> int:
     _write_csv(wide, args.csv)
     print(
         f"{args.stat} expression per {args.mapping} region "
-        f"({len(head)} {'genes' if args.combine_genes else 'experiments'} x "
+        f"({len(head)} {'gene' if args.combine_genes else 'experiment'}"
+        f"{'' if len(head) == 1 else 's'} x "
         f"{len(labels)} regions; measured voxels only):"
     )
     if len(head) <= 8:

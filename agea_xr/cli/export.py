@@ -1,4 +1,4 @@
-"""``agea-xr export OUT.nc|OUT.zarr``: write the dataset, or a subset, to netCDF or Zarr."""
+"""``agea-xr export OUT``: the dataset, or a subset, to netCDF, Zarr or a format of viewers."""
 
 from __future__ import annotations
 
@@ -15,11 +15,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         "export",
         help="write the dataset (or genes, experiments, regions of it) to netCDF or Zarr",
         description="Write an AGEA dataset to a netCDF file (OUT.nc: float32, lossless, "
-        "readable by any netCDF tool) or a Zarr store (OUT.zarr: float16, compact, lazily "
-        "readable locally or from object storage), whole or a subset. The file appears "
-        "only once complete. Example: agea-xr export pdyn-ca1.nc --gene Pdyn --region CA1",
+        "readable by any netCDF tool) or a Zarr store (OUT.zarr: float32, compressed, lazily "
+        "readable locally or from object storage), whole or a subset; or for viewers "
+        "(napari, neuroglancer, ITK-SNAP, 3D Slicer, BrainGlobe), placed in the Allen CCF: "
+        "OUT.ome.zarr (OME-Zarr, one image per experiment, region labels), OUT.nii.gz "
+        "(NIfTI) or OUT.nrrd (NRRD), one volume each. The file appears only once complete. "
+        "Example: agea-xr export pdyn-ca1.nc --gene Pdyn --region CA1",
     )
-    p.add_argument("out", metavar="OUT", help="target: *.nc (netCDF) or *.zarr (Zarr)")
+    p.add_argument(
+        "out",
+        metavar="OUT",
+        help="target: *.nc (netCDF), *.zarr (Zarr), *.ome.zarr (OME-Zarr), *.nii[.gz] (NIfTI) "
+        "or *.nrrd (NRRD)",
+    )
     _options.add_source(p)
     _options.add_variant(p)
     _options.add_genes(p, help="keep this gene's experiments (repeatable)")
@@ -46,12 +54,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_false",
         help="with --region, keep the whole grid instead of the regions' bounding box",
     )
-    p.add_argument("--format", choices=("netcdf", "zarr"), help="override the suffix")
+    p.add_argument(
+        "--format",
+        choices=("netcdf", "zarr", "ome-zarr", "nifti", "nrrd"),
+        help="override the suffix",
+    )
+    p.add_argument(
+        "--origin",
+        choices=("bregma", "ccf"),
+        help="OME-Zarr, NIfTI, NRRD: positions from bregma or from the CCF corner "
+        "(default: ccf for OME-Zarr, bregma for NIfTI and NRRD)",
+    )
     p.add_argument(
         "--engine", choices=("netcdf4", "h5netcdf"), default="netcdf4", help="netCDF writer"
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
-    _options.add_decoding(p)
     _options.add_progress(p)
     p.set_defaults(func=run)
 
@@ -77,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         hemisphere=args.hemisphere,
         crop=args.crop,
         engine=args.engine,
+        origin=args.origin,
         overwrite=args.overwrite,
         progress=args.progress,
     )

@@ -31,7 +31,7 @@ def test_regions_default_mapping_is_beryl(capsys):
     assert main(["regions", "--sample", "--gene", "Nrp1", "--no-progress"]) == 0
     out = capsys.readouterr().out
     n = agea_xr.region_expression(agea_xr.open_sample(), "Beryl").sizes["region"]
-    assert f"mean expression per Beryl region (1 experiments x {n} regions" in out
+    assert f"mean expression per Beryl region (1 experiment x {n} regions" in out
 
 
 def test_cli_correlate(synthetic_dir, ds, tmp_path, capsys):
@@ -175,3 +175,15 @@ def test_progress_bar_is_tqdm_on_stderr(synthetic_dir, capsys, monkeypatch):
     assert "regions: 100%" in capsys.readouterr().err
     assert main([*argv, "--no-progress"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_correlate_on_one_experiment_says_a_correlation_needs_two(tmp_path, capsys):
+    one = tmp_path / "one.nc"
+    assert main(["export", str(one), "--sample", "--gene", "Pdyn", "--no-progress"]) == 0
+    capsys.readouterr()
+    argv = ["correlate", "--source", str(one), "--seed", "0", "-2", "-2"]
+    assert main([*argv, "--min-experiments", "1", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "a correlation needs at least 2 experiments; --min-experiments 1" in err
+    assert "needs a dataset of at least 2 experiments" in err
+    assert "lower --min-experiments" not in err

@@ -215,3 +215,13 @@ def test_ingest_checks_its_inputs_and_output_folder_first(allen_dir, tmp_path, c
         f"agea-xr ingest: error: ZIP '{missing}' does not exist: check the path.\n"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_overwrite_hint_names_the_flag_once(tmp_path, capsys):
+    out = tmp_path / "pdyn.nc"
+    assert main(["export", str(out), "--sample", "--gene", "Pdyn", "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["export", str(out), "--sample", "--gene", "Pdyn", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "pass --overwrite to replace it" in err
+    assert err.count("--overwrite") == 1
