@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "demo",
     "plot",
     "export",
+    "references",
     "ingest",
     "analysis",
     "maps",
