@@ -44,6 +44,7 @@ _PUBLIC = {
     "similar_genes": "analysis",
     "clusters": "analysis",
     "agreement": "analysis",
+    "region_map": "analysis",
 }
 
 __all__ = [
@@ -62,6 +63,7 @@ __all__ = [
     "read_map",
     "references",
     "region_expression",
+    "region_map",
     "region_table",
     "sample_path",
     "seed_correlation",
@@ -76,6 +78,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         clusters,
         gene_finder,
         region_expression,
+        region_map,
         seed_correlation,
         similar_genes,
         voxel_matrix,

@@ -48,6 +48,7 @@ DELEGATES = MappingProxyType(
         "decode": "agea_xr.analysis.decode:decode",
         "similar_genes": "agea_xr.analysis:similar_genes",
         "clusters": "agea_xr.analysis:clusters",
+        "region_map": "agea_xr.analysis:region_map",
     }
 )
 #: Methods that take no xarray object (the function's parameters are all the method's).
@@ -144,6 +145,16 @@ class _AgeaAccessor:
         from .bridge import to_brain_atlas
 
         return to_brain_atlas(self._obj)
+
+    def region_map(
+        self,
+        values: xr.DataArray | pd.Series,
+        mapping: str | None = None,
+    ) -> xr.DataArray:
+        """Per-region values painted onto the grid; see :func:`agea_xr.region_map`."""
+        from .analysis import region_map
+
+        return region_map(self._obj, values, mapping)
 
     # --- pictures (agea_xr.plot) --------------------------------------------------------
     def plot_slice(

@@ -172,6 +172,12 @@ ATTRIBUTES: Final = _table(
             "units": "1",
             "valid_range": [0.0, 1.0],
         },
+        # --- region_map ----------------------------------------------------------
+        "region_map": {
+            "long_name": "per-region value painted onto the voxels of each region",
+            "comment": "Every voxel holds the value of the region its mapping assigns it to. "
+            "NaN: outside the brain, or a region without a value.",
+        },
         # --- seed_correlation ----------------------------------------------------
         "r": {"long_name": "Pearson r", "valid_range": [-1.0, 1.0]},
         # --- gene_finder (table columns) -----------------------------------------

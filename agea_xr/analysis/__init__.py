@@ -27,7 +27,8 @@ One module per analysis family: :mod:`~agea_xr.analysis.regions`
 (:func:`seed_correlation`), :mod:`~agea_xr.analysis.finder`
 (:func:`gene_finder`), :mod:`~agea_xr.analysis.voxels` (:func:`voxel_matrix`),
 :mod:`~agea_xr.analysis.similar` (:func:`similar_genes`),
-:mod:`~agea_xr.analysis.clusters` (:func:`clusters`, :func:`agreement`).
+:mod:`~agea_xr.analysis.clusters` (:func:`clusters`, :func:`agreement`),
+:mod:`~agea_xr.analysis.region_map` (:func:`region_map`).
 New analyses build on :func:`agea_xr.analysis._chunks.experiment_pass`, which
 runs a per-chunk kernel over all experiments and keeps or adds its results.
 """
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 from .clusters import CLUSTER_METHODS, agreement, clusters
 from .finder import EFFECT_COLUMNS, gene_finder
+from .region_map import region_map
 from .regions import STATS, region_expression
 from .seed import seed_correlation
 from .similar import SIMILARITY_METHODS, similar_genes
@@ -50,6 +52,7 @@ __all__ = [
     "clusters",
     "gene_finder",
     "region_expression",
+    "region_map",
     "seed_correlation",
     "similar_genes",
     "voxel_matrix",
