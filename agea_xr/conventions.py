@@ -143,6 +143,26 @@ ATTRIBUTES: Final = _table(
             "long_name": "Allen template image averaged onto the 200 um grid",
             "units": "1",
         },
+        # --- MERFISH cell types and lipids (agea_xr.open_cell_types, open_lipids) --
+        "cell_type_density": {
+            "long_name": "MERFISH cells of the type per 200 um voxel (interpolated)",
+            "units": "1",
+            "comment": "Allen Brain Cell atlas MERFISH cells counted per voxel, normalised "
+            "by overlapping sections, interpolated and mirrored (iblatlas). NaN: no section.",
+        },
+        "cell_type_proportion": {
+            "long_name": "proportion of the voxel's cells of the type",
+            "units": "1",
+            "valid_range": [0.0, 1.0],
+            "comment": "iblatlas merfish.denoise_volume: NaN filled, smoothed (sigma 0.5 "
+            "voxel), masked to the brain, divided by the sum over types.",
+        },
+        "lipid_intensity": {
+            "long_name": "MALDI lipid log intensity (uMAIA-normalised)",
+            "units": "1",
+            "comment": "Lipid Brain Atlas, averaged per voxel, interpolated and mirrored "
+            "(iblatlas). NaN outside the brain and the sampled range.",
+        },
         # --- region_expression ---------------------------------------------------
         "region": {"long_name": "Allen structure id (negative: left hemisphere)"},
         "acronym": {"long_name": "Allen structure acronym"},

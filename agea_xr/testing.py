@@ -31,12 +31,17 @@ import pandas as pd
 from . import layout
 
 __all__ = [
+    "lipid_values",
+    "merfish_values",
     "planted_families",
     "planted_regions",
     "planted_values",
     "synthetic_genes",
     "synthetic_label",
     "synthetic_values",
+    "write_agea_grid",
+    "write_lipids",
+    "write_merfish",
     "write_planted",
     "write_synthetic",
 ]
@@ -324,4 +329,152 @@ def write_planted(
             planted_values(start, stop, seed=seed, **options).tofile(f)
     np.save(folder / layout.LABEL_FILE, synthetic_label())
     (folder / f"2025-03-18{layout.VERSION_SUFFIX}").write_text("")
+    return folder
+
+
+# --- MERFISH cell types and lipids, in iblatlas' layout ------------------------------
+#: Types per level of the synthetic taxonomy (row 0 of each table is the empty one).
+SYNTHETIC_TYPES = {"class": 8, "subclass": 12, "supertype": 16, "cluster": 20}
+#: Reliabilities of the 10 synthetic lipids (0.6 keeps 7, 0.6 itself included).
+SYNTHETIC_RELIABILITY = (0.95, 0.4, 0.88, 0.62, 0.71, 0.55, 0.9, 0.6, 0.3, 0.8)
+
+
+def _type_names(level: str) -> list[str]:
+    from .volumes_layout import NON_NEURONAL_CLASSES
+
+    n = SYNTHETIC_TYPES[level]
+    if level == "class":
+        return ["01 IT-ET Glut", "02 NP-CT-L6b Glut", "03 OB-CR Glut", *NON_NEURONAL_CLASSES]
+    names = [f"{i:04d} {level[:3].title()}{i}" for i in range(1, n + 1)]
+    if level == "subclass":
+        names[6] = ""  # an id without a type: an empty row, as in the real tables
+    return names
+
+
+def _rgba(i: int) -> tuple[str, int]:
+    r, g, b = (i * 53) % 256, (i * 97) % 256, (i * 151) % 256
+    rgba = np.array([r, g, b, 255], dtype=np.uint8).view(np.uint32)[0]
+    return f"#{r:02x}{g:02x}{b:02x}", int(rgba)
+
+
+def merfish_values(level: str) -> np.ndarray:
+    """Raw synthetic cell counts of a level: float16 ``(types, 58, 41, 67)``.
+
+    Exact multiples of 1/4; NaN outside the brain (the real label's 0 voxels) in
+    every type, in a 3x3x3 block of in-brain voxels in every type (so the processed
+    variant draws its Dirichlet noise), and scattered in every third type.
+    """
+    n = SYNTHETIC_TYPES[level]
+    t = np.arange(n)[:, None, None, None]
+    i = np.arange(layout.GRID_SHAPE[0])[None, :, None, None]
+    j = np.arange(layout.GRID_SHAPE[1])[None, None, :, None]
+    k = np.arange(layout.GRID_SHAPE[2])[None, None, None, :]
+    values = (((t * 7 + i * 3 + j * 5 + k * 11 + t * i) % 23) / 4.0).astype(np.float32)
+    values[np.broadcast_to((t % 3 == 0) & ((i + j + k) % 13 == 0), values.shape)] = np.nan
+    outside = synthetic_label() == 0
+    values[:, outside] = np.nan
+    values[:, 30:33, 10:13, 30:33] = np.nan
+    return values.astype(np.float16)
+
+
+def write_merfish(
+    folder: str | os.PathLike,
+    levels: Sequence[str] = ("class", "subclass", "supertype", "cluster"),
+) -> Path:
+    """Write a small MERFISH release in iblatlas' layout (``atlas/merfish``).
+
+    For each level: ``merfish_{level}.npy`` (:func:`merfish_values`) and
+    ``merfish_{level}_labels.npy`` (int64 ids 1..n); and all four taxonomy tables
+    (row 0 empty; a 5-class non-neuronal tail as in the real taxonomy; subclass 7 an
+    empty row), with the parent level's names, colours and RGBA integers.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        Created if absent.
+    levels : sequence of str
+        Levels whose volumes are written (:data:`SYNTHETIC_TYPES` types each).
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    from .volumes_layout import PARENT, TAXONOMY_TABLE, labels_file, volume_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for level, table_name in TAXONOMY_TABLE.items():
+        names = _type_names(level)
+        colours = [_rgba(i) for i in range(1, len(names) + 1)]
+        table = pd.DataFrame(
+            {
+                level: ["", *names],
+                f"{level}_color": ["", *(c[0] for c in colours)],
+                f"{level}_rgba": np.array([0, *(c[1] for c in colours)], dtype=np.uint32),
+            }
+        )
+        parent = PARENT[level]
+        if parent is not None:
+            above = [n for n in _type_names(parent) if n]
+            table[parent] = [
+                "",
+                *(above[p % len(above)] if n else "" for p, n in enumerate(names)),
+            ]
+        if level == "cluster":
+            table["cluster_alias"] = np.arange(len(table), dtype=np.int64)
+        table.index.name = f"{level}_id"
+        table.to_parquet(folder / table_name)
+    for level in levels:
+        np.save(folder / volume_file(level), merfish_values(level))
+        ids = np.arange(1, SYNTHETIC_TYPES[level] + 1, dtype=np.int64)
+        np.save(folder / labels_file(level), ids)
+    return folder
+
+
+def lipid_values(n: int = len(SYNTHETIC_RELIABILITY)) -> np.ndarray:
+    """Synthetic lipid log intensities: float32 ``(n, 58, 41, 67)``, NaN outside the
+    brain and in the 4 most anterior planes (the unsampled olfactory bulb)."""
+    t = np.arange(n)[:, None, None, None]
+    i = np.arange(layout.GRID_SHAPE[0])[None, :, None, None]
+    j = np.arange(layout.GRID_SHAPE[1])[None, None, :, None]
+    k = np.arange(layout.GRID_SHAPE[2])[None, None, None, :]
+    values = (-4.0 + ((t * 5 + i + 2 * j + 3 * k + t * j) % 29) / 7.0).astype(np.float32)
+    values[:, synthetic_label() == 0] = np.nan
+    values[:, :, :, :4] = np.nan
+    return values
+
+
+def write_lipids(folder: str | os.PathLike) -> Path:
+    """Write a small lipid release in iblatlas' layout (``atlas/lipids``).
+
+    ``lipid_volumes.npy`` (:func:`lipid_values`) and ``lipids.pqt`` (10 rows:
+    ``lipid``, ``reliability`` :data:`SYNTHETIC_RELIABILITY`, ``sex_log_ratio``,
+    ``sex_zscore``).
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    n = len(SYNTHETIC_RELIABILITY)
+    np.save(folder / "lipid_volumes.npy", lipid_values(n))
+    pd.DataFrame(
+        {
+            "lipid": [f"PC {30 + i}:{i % 4}" for i in range(n)],
+            "reliability": np.array(SYNTHETIC_RELIABILITY, dtype=np.float64),
+            "sex_log_ratio": np.linspace(-0.2, 0.2, n),
+            "sex_zscore": np.linspace(-1.5, 1.5, n),
+        }
+    ).to_parquet(folder / "lipids.pqt", index=False)
+    return folder
+
+
+def write_agea_grid(folder: str | os.PathLike) -> Path:
+    """Write ``label.npy`` (the real label) and ``image.npy`` (zeros): what
+    ``iblatlas.genomics.agea.load_atlas`` reads, beside ``merfish/`` and ``lipids/``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    np.save(folder / layout.LABEL_FILE, synthetic_label())
+    np.save(folder / layout.IMAGE_FILE, np.zeros(layout.GRID_SHAPE, dtype=np.float32))
     return folder

@@ -1,0 +1,304 @@
+"""The MERFISH cell-type and lipid volumes as lazy, labelled Datasets on the AGEA grid.
+
+:func:`open_cell_types` and :func:`open_lipids` read the ``.npy`` header of a
+volume file and then only the items asked for (one byte range per run of
+items, :mod:`agea_xr.volumes._npy`), with the taxonomy or lipid table as
+coordinates, the grid coordinates and indexes of the AGEA Dataset, and the
+AGEA label volume, so the region tools work on them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from xarray.core import indexing
+
+from .. import layout
+from .. import volumes_layout as vl
+from .._choices import check_choice
+from ..conventions import attributes, global_attributes
+from ..grid_index import set_grid_indexes
+from ._files import find_folder, grid_label, join, read_ids, read_table
+from ._npy import ItemArray, ItemFile
+
+__all__ = ["CHUNK_ITEMS", "open_cell_types", "open_lipids", "taxonomy"]
+
+#: Items per dask chunk (about 20 MB of float16).
+CHUNK_ITEMS = 64
+
+
+def taxonomy(folder: str, level: str, ids: np.ndarray, options) -> pd.DataFrame:
+    """Name, colour and ancestors' names of the types ``ids`` of a level.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per id, in the order of ``ids``: ``type_id``, ``name``, ``color``,
+        one column per ancestor level (its name), ``non_neuronal`` (the class is one
+        of :data:`agea_xr.volumes_layout.NON_NEURONAL_CLASSES`), as
+        ``iblatlas.genomics.merfish.is_non_neuronal`` walks the parents.
+    """
+    table = read_table(folder, vl.TAXONOMY_TABLE[level], options)
+    missing = np.setdiff1d(ids, table.index.to_numpy())
+    if missing.size:
+        raise ValueError(
+            f"Type ids {missing[:5].tolist()} of {vl.labels_file(level)} are not rows of "
+            f"{vl.TAXONOMY_TABLE[level]} in {folder!r}: the files belong to different releases."
+        )
+    rows = table.loc[ids]
+    names = rows[level].astype(str)
+    out = pd.DataFrame(
+        {
+            "type_id": ids,
+            "name": names.where(names != "", [f"{level} {i} (no name)" for i in ids]).to_numpy(),
+            "color": rows[vl.color_column(level)].astype(str).to_numpy(),
+        }
+    )
+    current, lev = names, level
+    while (parent := vl.PARENT[lev]) is not None:
+        up = table if lev == level else read_table(folder, vl.TAXONOMY_TABLE[lev], options)
+        lookup = up.drop_duplicates(lev).set_index(lev)[parent]
+        current = current.map(lookup).fillna("").astype(str)
+        out[parent] = current.to_numpy()
+        lev = parent
+    out["non_neuronal"] = np.isin(current.to_numpy(), vl.NON_NEURONAL_CLASSES)
+    return out
+
+
+def _grid_coords() -> dict[str, Any]:
+    return {dim: (dim, values, attributes(dim)) for dim, values in layout.coords().items()}
+
+
+def _variable(source: ItemFile, dim: str, attrs: Mapping[str, Any]) -> xr.Variable:
+    var = xr.Variable(
+        (dim, *layout.GRID_DIMS), indexing.LazilyIndexedArray(ItemArray(source)), dict(attrs)
+    )
+    var.encoding = {"source": source.location, "dtype": source.dtype}
+    return var
+
+
+def _finish(ds: xr.Dataset, chunks: Any, dim: str) -> xr.Dataset:
+    ds = set_grid_indexes(ds)
+    if chunks is None:
+        return ds
+    if isinstance(chunks, Mapping) and not chunks:
+        chunks = {dim: CHUNK_ITEMS}
+    return ds.chunk(chunks)
+
+
+def open_cell_types(
+    source: str | os.PathLike | None = None,
+    level: str = "subclass",
+    variant: str = "raw",
+    *,
+    include_non_neuronal: bool | None = None,
+    chunks: Any = None,
+    storage_options: Mapping[str, Any] | None = None,
+) -> xr.Dataset:
+    """Open the MERFISH cell-type densities of one taxonomy level on the AGEA grid.
+
+    Parameters
+    ----------
+    source : str, os.PathLike or None, optional
+        A folder in iblatlas' layout (``merfish_{level}.npy``,
+        ``merfish_{level}_labels.npy`` and the taxonomy tables ``classes.pqt``, ...),
+        an fsspec URL of one (``s3://ibl-brain-wide-map-public/atlas/merfish``, read
+        by byte ranges: the ``.npy`` header, then only the types asked for), or None:
+        agea-xr's cache or iblatlas' (read only), else the official bucket.
+    level : {"class", "subclass", "supertype", "cluster"}, default "subclass"
+        Taxonomy level (34, 338, 1,201 and 5,322 types).
+    variant : {"raw", "processed"}, default "raw"
+        ``raw``: the stored cell counts per voxel (float16, NaN where no section
+        reaches), bit for bit. ``processed``: iblatlas' ``merfish.denoise_volume`` as
+        ``merfish.load_volume(label="processed")`` applies it: NaN -> 0, in-brain
+        voxels NaN in every type filled with Dirichlet(1, ..., 1) noise (seed 42),
+        Gaussian smoothing per type (sigma 0.5 voxel), brain mask, then proportions
+        (divided by the per-voxel sum over types + 1e-10); float32, lazy (dask).
+    include_non_neuronal : bool, optional
+        Processed variant only; default False: the non-neuronal types (classes
+        Astro-Epen, OPC-Oligo, OEC, Vascular, Immune) are dropped and the volumes are
+        proportions among neurons. The raw variant always keeps every type.
+    chunks : dict or None, default None
+        None: lazily indexed (a selection reads only its types' bytes); ``{}``: dask
+        chunks of 64 types; or any xarray ``chunks`` mapping. The processed variant
+        is always dask.
+    storage_options : mapping, optional
+        fsspec options for URLs (the IBL bucket is read anonymously).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``density`` (cell_type, ml, dv, ap); ``label`` (ml, dv, ap), the AGEA region
+        label; coordinates ``cell_type`` (type name, indexed), ``type_id``, ``color``
+        (hex), one per ancestor level (``class``, ..., names), ``non_neuronal``, and
+        ``ml``, ``dv``, ``ap`` in metres from bregma (the AGEA grid indexes).
+        Attributes: ``citation`` (Yao et al. 2023, Zhang et al. 2023), ``license``,
+        ``level``, ``variant``, ``source``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown level or variant, a damaged file, or an object array.
+    FileNotFoundError
+        If the folder or a needed file is missing.
+
+    Examples
+    --------
+    >>> import tempfile, agea_xr.testing as t
+    >>> folder = t.write_merfish(tempfile.mkdtemp(), levels=("class",))
+    >>> ct = open_cell_types(folder, "class")
+    >>> ct.density.dims, int(ct.non_neuronal.sum())
+    (('cell_type', 'ml', 'dv', 'ap'), 5)
+    """
+    level = vl.check_level(level)
+    variant = check_choice(variant, vl.CELL_TYPE_VARIANTS, "variant")
+    if include_non_neuronal is not None and variant == "raw":
+        raise ValueError(
+            "include_non_neuronal applies to variant='processed' only: the raw variant "
+            "keeps every type (select them with ct.where(~ct.non_neuronal, drop=True))."
+        )
+    needed = (vl.volume_file(level), vl.labels_file(level), vl.TAXONOMY_TABLE[level])
+    folder, options = find_folder(source, vl.MERFISH_FOLDER, needed, storage_options)
+    ids = read_ids(folder, vl.labels_file(level), options)
+    volume = ItemFile(join(folder, vl.volume_file(level)), options)
+    if volume.shape[0] != ids.size:
+        raise ValueError(
+            f"{volume.location!r} holds {volume.shape[0]} types but "
+            f"{vl.labels_file(level)} lists {ids.size}: the files belong to different "
+            "releases. Download both again."
+        )
+    types = taxonomy(folder, level, ids, options)
+    label, label_source = grid_label(folder, options)
+    coords = _grid_coords()
+    columns = [c for c in types.columns if c != "name"]
+    coords[vl.CELL_TYPE] = (vl.CELL_TYPE, types["name"].to_numpy(dtype=object))
+    for column in columns:
+        values = types[column].to_numpy()
+        coords[column] = (
+            vl.CELL_TYPE,
+            values.astype(object) if values.dtype == object else values,
+        )
+    density = _variable(volume, vl.CELL_TYPE, attributes("cell_type_density"))
+    ds = xr.Dataset(
+        {"density": density, "label": (layout.GRID_DIMS, label, attributes("label"))},
+        coords=coords,
+    )
+    ds.attrs = global_attributes(
+        title=f"MERFISH cell-type densities ({level}) on the IBL 200 um grid",
+        citation=vl.CELL_TYPE_CITATION,
+        license=vl.CELL_TYPE_LICENSE,
+        source=folder,
+        level=level,
+        variant=variant,
+        label_source=label_source,
+        voxel_size_um=layout.RESOLUTION_UM,
+    )
+    if variant == "raw":
+        return _finish(ds, chunks, vl.CELL_TYPE)
+    from ._processed import denoised
+
+    if not include_non_neuronal:
+        ds = ds.isel({vl.CELL_TYPE: np.flatnonzero(~types["non_neuronal"].to_numpy())})
+    raw = ds["density"].chunk({vl.CELL_TYPE: CHUNK_ITEMS}).data
+    proportions = denoised(raw, label != 0)
+    ds["density"] = ((vl.CELL_TYPE, *layout.GRID_DIMS), proportions)
+    ds["density"].attrs = attributes("cell_type_proportion")
+    ds.attrs["include_non_neuronal"] = int(bool(include_non_neuronal))
+    ds = set_grid_indexes(ds)
+    return ds if chunks is None or chunks == {} else ds.chunk(chunks)
+
+
+def open_lipids(
+    source: str | os.PathLike | None = None,
+    min_reliability: float | None = None,
+    *,
+    chunks: Any = None,
+    storage_options: Mapping[str, Any] | None = None,
+) -> xr.Dataset:
+    """Open the Lipid Brain Atlas volumes (173 lipids) on the AGEA grid.
+
+    Parameters
+    ----------
+    source : str, os.PathLike or None, optional
+        A folder in iblatlas' layout (``lipid_volumes.npy``, ``lipids.pqt``), an
+        fsspec URL of one (``s3://ibl-brain-wide-map-public/atlas/lipids``, read by
+        byte ranges), or None: agea-xr's cache or iblatlas', else the official bucket.
+    min_reliability : float, optional
+        Keep the lipids whose ``reliability`` (voxel-wise correlation between the two
+        dense brains) is at least this, as ``iblatlas.genomics.lipids.load_volume``
+        (0.6 keeps 158 of 173). Only the kept lipids' bytes are ever read.
+    chunks : dict or None, default None
+        As for :func:`open_cell_types`.
+    storage_options : mapping, optional
+        fsspec options for URLs.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``intensity`` (lipid, ml, dv, ap) float32 log intensities as stored (NaN
+        outside the brain and the sampled range); ``label``; coordinates ``lipid``
+        (name, indexed), ``reliability``, ``sex_log_ratio``, ``sex_zscore``, and the
+        grid. Attributes: ``citation`` (Fusar Bassini et al., Nature 2026, and the
+        data DOI), ``license`` (CC-BY 4.0), ``source``.
+
+    Raises
+    ------
+    ValueError
+        For a damaged file, a table that does not match the volume, or a
+        ``min_reliability`` that is not a finite number.
+
+    Examples
+    --------
+    >>> import tempfile, agea_xr.testing as t
+    >>> folder = t.write_lipids(tempfile.mkdtemp())
+    >>> open_lipids(folder, min_reliability=0.6).sizes["lipid"]
+    7
+    """
+    needed = (vl.LIPID_FILE, vl.LIPID_TABLE)
+    folder, options = find_folder(source, vl.LIPIDS_FOLDER, needed, storage_options)
+    table = read_table(folder, vl.LIPID_TABLE, options)
+    absent = [c for c in vl.LIPID_COLUMNS if c not in table.columns]
+    if absent:
+        raise ValueError(
+            f"{join(folder, vl.LIPID_TABLE)!r} lacks the column(s) {absent}; a lipid table "
+            f"has {', '.join(vl.LIPID_COLUMNS)}."
+        )
+    volume = ItemFile(join(folder, vl.LIPID_FILE), options)
+    if volume.shape[0] != len(table):
+        raise ValueError(
+            f"{volume.location!r} holds {volume.shape[0]} lipids but {vl.LIPID_TABLE} has "
+            f"{len(table)} rows: the files belong to different releases."
+        )
+    label, label_source = grid_label(folder, options)
+    coords = _grid_coords()
+    coords[vl.LIPID] = (vl.LIPID, table["lipid"].astype(str).to_numpy(dtype=object))
+    for column in vl.LIPID_COLUMNS[1:]:
+        coords[column] = (vl.LIPID, table[column].to_numpy())
+    ds = xr.Dataset(
+        {
+            "intensity": _variable(volume, vl.LIPID, attributes("lipid_intensity")),
+            "label": (layout.GRID_DIMS, label, attributes("label")),
+        },
+        coords=coords,
+    )
+    ds.attrs = global_attributes(
+        title="Lipid Brain Atlas log intensities on the IBL 200 um grid",
+        citation=vl.LIPID_CITATION,
+        license=vl.LIPID_LICENSE,
+        source=folder,
+        label_source=label_source,
+        voxel_size_um=layout.RESOLUTION_UM,
+    )
+    if min_reliability is not None:
+        from .._choices import check_finite
+
+        check_finite(min_reliability, "min_reliability", unit="Pearson r")
+        keep = np.flatnonzero(table["reliability"].to_numpy() >= float(min_reliability))
+        ds = ds.isel({vl.LIPID: keep})
+        ds.attrs["min_reliability"] = float(min_reliability)
+    return _finish(ds, chunks, vl.LIPID)

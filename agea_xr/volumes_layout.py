@@ -1,0 +1,180 @@
+"""Facts of the other IBL volumes on the AGEA grid: MERFISH cell types and lipids.
+
+Every file name, shape, dtype, table column and processing constant of the
+volumes that iblatlas 1.3 publishes beside the AGEA release
+(``iblatlas.genomics.merfish`` and ``iblatlas.genomics.lipids``) is stated here,
+and nowhere else. The volumes are standard ``.npy`` files on exactly the AGEA
+grid (:data:`agea_xr.layout.GRID_SHAPE`), C order, first axis the item (cell
+type or lipid), so item ``i`` starts ``i * 159,326 * itemsize`` bytes after the
+``.npy`` header.
+
+This module imports nothing heavier than numpy.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Final
+
+import numpy as np
+
+from . import layout
+from ._choices import check_choice
+
+__all__ = [
+    "AGEA_FOLDER",
+    "CELL_TYPE",
+    "CELL_TYPE_CITATION",
+    "CELL_TYPE_LICENSE",
+    "CELL_TYPE_VARIANTS",
+    "DENOISE_EPSILON",
+    "DENOISE_SEED",
+    "DENOISE_SIGMA",
+    "LEVELS",
+    "LIPID",
+    "LIPIDS_FOLDER",
+    "LIPIDS_URL",
+    "LIPID_CITATION",
+    "LIPID_COLUMNS",
+    "LIPID_DTYPE",
+    "LIPID_FILE",
+    "LIPID_LICENSE",
+    "LIPID_TABLE",
+    "MERFISH_DTYPE",
+    "MERFISH_FOLDER",
+    "MERFISH_URL",
+    "NON_NEURONAL_CLASSES",
+    "N_LIPIDS",
+    "N_TYPES",
+    "OLD_MERFISH_VERSIONS",
+    "PARENT",
+    "TAXONOMY_TABLE",
+    "check_level",
+    "color_column",
+    "labels_file",
+    "volume_file",
+]
+
+# --- where ---------------------------------------------------------------------
+_BUCKET = layout.BUCKET_URL.rsplit("/", 1)[0]  # s3://ibl-brain-wide-map-public/atlas
+#: Folder of the MERFISH volumes and tables in the public bucket (anonymous read).
+MERFISH_URL: Final = f"{_BUCKET}/merfish"
+#: Folder of the lipid volumes and table in the public bucket (anonymous read).
+LIPIDS_URL: Final = f"{_BUCKET}/lipids"
+#: iblatlas caches them in these siblings of its ``agea`` folder.
+MERFISH_FOLDER: Final = "merfish"
+LIPIDS_FOLDER: Final = "lipids"
+AGEA_FOLDER: Final = "agea"
+#: ``<date>.version`` markers of ``merfish/`` that iblatlas treats as old releases.
+OLD_MERFISH_VERSIONS: Final = ("2024-02-02", "2023-06-12")
+
+# --- MERFISH cell types ----------------------------------------------------------
+#: Name of the item dimension of the cell-type volumes.
+CELL_TYPE: Final = "cell_type"
+#: Taxonomy levels, coarse to fine.
+LEVELS: Final = ("class", "subclass", "supertype", "cluster")
+#: Parent level of each level (None at the top).
+PARENT: Final = MappingProxyType(
+    {"class": None, "subclass": "class", "supertype": "subclass", "cluster": "supertype"}
+)
+#: Taxonomy table file of each level (indexed by integer id, row 0 empty).
+TAXONOMY_TABLE: Final = MappingProxyType(
+    {
+        "class": "classes.pqt",
+        "subclass": "subclasses.pqt",
+        "supertype": "supertypes.pqt",
+        "cluster": "clusters.pqt",
+    }
+)
+#: Types at each level in the 20231215 release (tables have one more, empty, row 0).
+N_TYPES: Final = MappingProxyType(
+    {"class": 34, "subclass": 338, "supertype": 1201, "cluster": 5322}
+)
+#: dtype of the cell-type volumes: cell counts per voxel (interpolated), may hold NaN.
+MERFISH_DTYPE: Final = np.dtype("<f2")
+#: Classes whose types are non-neuronal (walk the parents up to the class).
+NON_NEURONAL_CLASSES: Final = (
+    "30 Astro-Epen",
+    "31 OPC-Oligo",
+    "32 OEC",
+    "33 Vascular",
+    "34 Immune",
+)
+#: ``merfish.denoise_volume``: Gaussian sigma (voxels), Dirichlet seed, divisor guard.
+DENOISE_SIGMA: Final = 0.5
+DENOISE_SEED: Final = 42
+DENOISE_EPSILON: Final = 1e-10
+#: Variants of :func:`agea_xr.open_cell_types`.
+CELL_TYPE_VARIANTS: Final = ("raw", "processed")
+CELL_TYPE_CITATION: Final = (
+    "Yao Z. et al. (2023) A high-resolution transcriptomic and spatial atlas of cell types "
+    "in the whole mouse brain. Nature 624:317-332; Zhang M. et al. (2023) Molecularly "
+    "defined and spatially resolved cell atlas of the whole mouse brain. Nature 624:343-354. "
+    "Allen Brain Cell atlas MERFISH (C57BL6J-638850, release 20231215), counted on the IBL "
+    "200 um grid by iblatlas (International Brain Laboratory)."
+)
+CELL_TYPE_LICENSE: Final = (
+    "Allen Institute Terms of Use (https://alleninstitute.org/terms-of-use/); "
+    "iblatlas derivative: MIT"
+)
+
+# --- lipids ----------------------------------------------------------------------
+#: Name of the item dimension of the lipid volumes.
+LIPID: Final = "lipid"
+LIPID_FILE: Final = "lipid_volumes.npy"
+LIPID_TABLE: Final = "lipids.pqt"
+#: Lipids of the published volume.
+N_LIPIDS: Final = 173
+#: dtype of the lipid volumes: log intensities, NaN outside the sampled brain.
+LIPID_DTYPE: Final = np.dtype("<f4")
+#: Columns of ``lipids.pqt``, one row per channel of the volume.
+LIPID_COLUMNS: Final = ("lipid", "reliability", "sex_log_ratio", "sex_zscore")
+LIPID_CITATION: Final = (
+    "Fusar Bassini L. et al. (2026) Lipid Brain Atlas. Nature, "
+    "doi:10.1038/s41586-026-11050-0; data doi:10.5281/zenodo.15379565. Volumes on the IBL "
+    "200 um grid by iblatlas (International Brain Laboratory)."
+)
+LIPID_LICENSE: Final = "CC-BY-4.0 (credit the paper and the data DOI)"
+
+
+def check_level(level: str) -> str:
+    """A taxonomy level, checked.
+
+    Raises
+    ------
+    ValueError
+        Naming the level and the four valid ones.
+
+    Examples
+    --------
+    >>> check_level("subclass")
+    'subclass'
+    """
+    return check_choice(level, LEVELS, "taxonomy level", "Coarse to fine.")
+
+
+def volume_file(level: str) -> str:
+    """``merfish_{level}.npy``, the volume of one level.
+
+    Examples
+    --------
+    >>> volume_file("class")
+    'merfish_class.npy'
+    """
+    return f"merfish_{check_level(level)}.npy"
+
+
+def labels_file(level: str) -> str:
+    """``merfish_{level}_labels.npy``, the type ids of the volume's channels.
+
+    Examples
+    --------
+    >>> labels_file("cluster")
+    'merfish_cluster_labels.npy'
+    """
+    return f"merfish_{check_level(level)}_labels.npy"
+
+
+def color_column(level: str) -> str:
+    """The hex colour column of a level's table (``<level>_color``)."""
+    return f"{check_level(level)}_color"
