@@ -40,6 +40,7 @@ DELEGATES = MappingProxyType(
         "region_at": "agea_xr.points:region_at",
         "to_brain_atlas": "agea_xr.bridge:to_brain_atlas",
         "plot_slice": "agea_xr.plot:plot_slice",
+        "plot_overview": "agea_xr.plot:plot_overview",
         "export": "agea_xr.export:export",
         "region_expression": "agea_xr.analysis:region_expression",
         "seed_correlation": "agea_xr.analysis:seed_correlation",
@@ -192,6 +193,37 @@ class _AgeaAccessor:
             missing_color=missing_color,
             boundary_color=boundary_color,
             colorbar=colorbar,
+        )
+
+    def plot_overview(
+        self,
+        gene: str | None = None,
+        *,
+        xyz: Any = None,
+        boundaries: bool | None = None,
+        mapping: str = "Beryl",
+        fig: Any = None,
+        cmap: Any = None,
+        vmin: float | None = None,
+        vmax: float | None = None,
+        missing_color: Any = None,
+        boundary_color: Any = None,
+    ):
+        """Coronal, sagittal and horizontal sections; see :func:`agea_xr.plot.plot_overview`."""
+        from .plot import plot_overview
+
+        return plot_overview(
+            self._obj,
+            gene,
+            xyz=xyz,
+            boundaries=boundaries,
+            mapping=mapping,
+            fig=fig,
+            cmap=cmap,
+            vmin=vmin,
+            vmax=vmax,
+            missing_color=missing_color,
+            boundary_color=boundary_color,
         )
 
     # --- export (agea_xr.export) --------------------------------------------------------
