@@ -24,7 +24,9 @@ def test_midline_landmarks_agree():
 def test_midline_check_can_fail(monkeypatch):
     # the other tie-break puts the voxel centred on 5,700 um (25 um) on the left
     monkeypatch.setattr(
-        spaces, "grid_index_of_ccf", lambda um: np.ceil((np.asarray(um) - 100.0) / 200.0)
+        spaces._landmarks,
+        "grid_index_of_ccf",
+        lambda um: np.ceil((np.asarray(um) - 100.0) / 200.0),
     )
     with pytest.raises(AssertionError, match="halves"):
         spaces.check_midline()
