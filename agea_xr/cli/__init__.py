@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "references",
     "ingest",
     "analysis",
+    "modes",
     "maps",
     "download",
 )

@@ -13,7 +13,18 @@ from agea_xr.cli import COMMAND_MODULES, build_parser, main
 from agea_xr.cli._errors import for_cli
 
 #: Commands that read a dataset, and so take --source (and --sample, but download).
-DATA_COMMANDS = ("info", "genes", "demo", "plot", "export", "regions", "correlate", "find")
+DATA_COMMANDS = (
+    "info",
+    "genes",
+    "demo",
+    "plot",
+    "export",
+    "regions",
+    "correlate",
+    "find",
+    "similar",
+    "clusters",
+)
 
 
 def subparsers() -> dict[str, argparse.ArgumentParser]:
@@ -59,7 +70,16 @@ def test_download_shares_source_variant_and_progress():
 def test_one_spelling_of_genes_and_one_default_mapping():
     parsers = subparsers()
     with_gene = {n for n, p in parsers.items() if "--gene" in options(p)}
-    assert with_gene == {"regions", "correlate", "find", "export", "plot", "demo"}
+    assert with_gene == {
+        "regions",
+        "correlate",
+        "find",
+        "export",
+        "plot",
+        "demo",
+        "similar",
+        "clusters",
+    }
     for name in with_gene:
         action = options(parsers[name])["--gene"]
         assert isinstance(action, argparse._AppendAction), name
@@ -68,7 +88,16 @@ def test_one_spelling_of_genes_and_one_default_mapping():
     mappings = {
         n: options(p)["--mapping"].default for n, p in parsers.items() if "--mapping" in options(p)
     }
-    assert set(mappings) == {"regions", "find", "export", "plot", "demo"}
+    assert set(mappings) == {
+        "regions",
+        "find",
+        "export",
+        "plot",
+        "demo",
+        "decode",
+        "similar",
+        "clusters",
+    }
     assert set(mappings.values()) == {"Beryl"}  # region_expression's default
 
 
