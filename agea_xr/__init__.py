@@ -27,6 +27,10 @@ _PUBLIC = {
     "open_dataset": "api",
     "open_sample": "api",
     "open_export": "api",
+    "open_cell_types": "volumes",
+    "open_lipids": "volumes",
+    "open_atlas": "volumes",
+    "similar": "analysis.items",
     "sample_path": "sample",
     "download": "fetch",
     "export": "export",
@@ -56,8 +60,11 @@ __all__ = [
     "from_brain_atlas",
     "gene_finder",
     "ingest",
+    "open_atlas",
+    "open_cell_types",
     "open_dataset",
     "open_export",
+    "open_lipids",
     "open_sample",
     "points_to_map",
     "read_map",
@@ -67,6 +74,7 @@ __all__ = [
     "region_table",
     "sample_path",
     "seed_correlation",
+    "similar",
     "similar_genes",
     "voxel_matrix",
     "wrap_volume",
@@ -83,6 +91,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         similar_genes,
         voxel_matrix,
     )
+    from .analysis.items import similar
     from .api import open_dataset, open_export, open_sample
     from .bridge import from_brain_atlas, wrap_volume
     from .export import export
@@ -92,6 +101,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .references import references
     from .regions import region_table
     from .sample import sample_path
+    from .volumes import open_atlas, open_cell_types, open_lipids
 
 
 def __getattr__(name: str) -> Any:

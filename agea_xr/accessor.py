@@ -285,12 +285,18 @@ class AgeaDatasetAccessor(_AgeaAccessor):
         *,
         hemisphere: str | None = None,
         combine_genes: bool = False,
+        variable: str | None = None,
     ) -> xr.DataArray | xr.Dataset:
         """Region x experiment statistics; see :func:`agea_xr.region_expression`."""
         from .analysis import region_expression
 
         return region_expression(
-            self._obj, mapping, stat, hemisphere=hemisphere, combine_genes=combine_genes
+            self._obj,
+            mapping,
+            stat,
+            hemisphere=hemisphere,
+            combine_genes=combine_genes,
+            variable=variable,
         )
 
     def seed_correlation(

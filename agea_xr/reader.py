@@ -288,7 +288,7 @@ def backend_array(data) -> ExpressionArray | None:
         if isinstance(obj, ExpressionArray):
             return obj if obj.shape == data.shape else None
         if isinstance(obj, indexing.LazilyIndexedArray):
-            if any(k != slice(None) for k in obj.key.tuple):
+            if any(not isinstance(k, slice) or k != slice(None) for k in obj.key.tuple):
                 return None
         elif not isinstance(obj, wrappers):
             return None

@@ -152,6 +152,7 @@ def region_expression(
     *,
     hemisphere: str | None = None,
     combine_genes: bool = False,
+    variable: str | None = None,
 ) -> xr.DataArray | xr.Dataset:
     """Region x experiment (or region x gene) matrix of expression statistics.
 
@@ -183,7 +184,13 @@ def region_expression(
     combine_genes : bool, default False
         Pool the experiments of each gene (their measured voxels together), giving
         a ``(gene, region)`` result with an ``n_experiments`` coordinate. Not
-        available for ``median``.
+        available for ``median``. Gene-specific: not for other items.
+    variable : str, optional
+        Another ``(item, ml, dv, ap)`` variable than ``expression``: the
+        ``density`` of :func:`agea_xr.open_cell_types`, the ``intensity`` of
+        :func:`agea_xr.open_lipids` (the default for a dataset without
+        ``expression``: its one such variable). Rows are then its items, with their
+        coordinates (names, colours, parents), and NaN values are left out.
 
     Returns
     -------
@@ -226,6 +233,12 @@ def region_expression(
     """
     import dask.array as dska
 
+    if variable not in (None, "expression") or "expression" not in ds.data_vars:
+        if combine_genes:
+            raise ValueError("combine_genes=True pools a gene's experiments: genes only.")
+        from .items import on_items
+
+        return on_items(region_expression, ds, variable, mapping, stat, hemisphere=hemisphere)
     stats = [stat] if isinstance(stat, str) else list(stat)
     if not stats:
         raise ValueError(f"No statistic asked: choose from {', '.join(STATS)}.")

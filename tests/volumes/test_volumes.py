@@ -138,3 +138,27 @@ def test_header_parsing_matches_numpy_and_bad_files_are_named(tmp_path):
         open_cell_types(folder, "species")
     with pytest.raises(ValueError, match="processed"):
         open_cell_types(folder, "class", include_non_neuronal=True)
+
+
+def test_open_atlas_holds_what_the_folder_has(tmp_path):
+    import agea_xr
+
+    t.write_synthetic(tmp_path / "agea", 4)
+    t.write_merfish(tmp_path / "merfish", levels=("class", "cluster"))
+    tree = agea_xr.open_atlas(tmp_path)
+    assert sorted(tree.groups) == [
+        "/",
+        "/cell_types",
+        "/cell_types/class",
+        "/cell_types/cluster",
+        "/genes",
+    ]
+    genes = agea_xr.open_dataset(tmp_path / "agea")
+    np.testing.assert_array_equal(tree["/genes"].ds.expression.values, genes.expression.values)
+    cluster = np.load(tmp_path / "merfish" / vl.volume_file("cluster"))
+    got = tree["/cell_types/cluster"].ds.density.values
+    np.testing.assert_array_equal(bits(got), bits(cluster))
+    only = agea_xr.open_atlas(tmp_path, levels=["class"])
+    assert "/cell_types/cluster" not in only.groups
+    with pytest.raises(FileNotFoundError, match="holds none"):
+        agea_xr.open_atlas(tmp_path / "merfish")
