@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..volumes_layout import LEVELS
 from . import _options
 
 __all__ = ["register", "run"]
@@ -23,6 +24,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     _options.add_variant(p)
     _options.add_decoding(p)
     _options.add_progress(p)
+    p.add_argument(
+        "--cell-types",
+        metavar="LEVEL",
+        choices=LEVELS,
+        help="summarise the MERFISH cell types of this level instead (--source: their "
+        "merfish/ folder or URL; default: the local caches, else the IBL bucket)",
+    )
     p.set_defaults(func=run)
 
 
@@ -30,6 +38,11 @@ def run(args: argparse.Namespace) -> int:
     """Print the summary."""
     from ..summary import summarize
 
+    if args.cell_types is not None:
+        from ..volumes import describe, open_cell_types
+
+        print(describe(open_cell_types(args.source, args.cell_types)))
+        return 0
     ds = _options.open_source(args, chunks=None, cached_only=True)
     print(summarize(ds))
     if args.source is not None and _options.is_export(args.source):

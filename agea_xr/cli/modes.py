@@ -13,6 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..volumes_layout import LEVELS
 from . import _options
 from .analysis import _common, _compute_context, _print_table, _write_csv
 
@@ -49,6 +50,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--top", type=_options.count("--top"), default=20, help="rows to print (default 20)"
+    )
+    p.add_argument(
+        "--against",
+        choices=("genes", "cell_types", "lipids"),
+        default="genes",
+        help="rank genes (default), MERFISH cell types or lipids by similarity to GENE's map",
+    )
+    p.add_argument(
+        "--level",
+        choices=LEVELS,
+        default="subclass",
+        help="taxonomy level of --against cell_types (default subclass)",
+    )
+    p.add_argument(
+        "--items-source",
+        metavar="SOURCE",
+        help="folder or URL of the cell types (merfish/) or lipids (lipids/); default: the "
+        "local caches, else the IBL bucket",
     )
     p.set_defaults(func=run_similar)
 
@@ -119,6 +138,8 @@ def run_similar(args: argparse.Namespace) -> int:
     if args.genes and isinstance(query, str) and query not in args.genes:
         args.genes = [*args.genes, query]  # the query's own map must be there
     ds = _options.open_source(args)
+    if args.against != "genes":
+        return _similar_items(args, ds, query)
     with _compute_context(args):
         table = similar_genes(
             ds,
@@ -136,6 +157,39 @@ def run_similar(args: argparse.Namespace) -> int:
         f"{len(table):,} {rows} ranked by {table.attrs['method'].capitalize()} r with "
         f"{table.attrs['query']} inside {table.attrs['mask']} "
         f"({table.attrs['query_voxels']:,} voxels measured in the query):"
+    )
+    _print_table(table.head(args.top))
+    return 0
+
+
+def _similar_items(args: argparse.Namespace, ds, query: str | int) -> int:
+    """``similar GENE --against cell_types|lipids``: items ranked by r with GENE's map."""
+    from ..analysis.items import similar
+    from ..analysis.similar import query_map
+    from ..volumes import open_cell_types, open_lipids
+
+    if args.per_gene:
+        raise ValueError("--per-gene ranks genes: drop it with --against " + args.against)
+    values, words, _ = query_map(ds, query)
+    if args.against == "cell_types":
+        items = open_cell_types(args.items_source, args.level)
+    else:
+        items = open_lipids(args.items_source)
+    with _compute_context(args):
+        table = similar(
+            values,
+            items,
+            mask=args.region,
+            method=args.method,
+            mapping=args.mapping,
+            hemisphere=args.hemisphere,
+            min_voxels=args.min_voxels,
+        )
+    _write_csv(table, args.csv)
+    what = f"{args.level} cell types" if args.against == "cell_types" else "lipids"
+    print(
+        f"{len(table):,} {what} ranked by {table.attrs['method'].capitalize()} r with "
+        f"{words} inside {table.attrs['mask']}:"
     )
     _print_table(table.head(args.top))
     return 0

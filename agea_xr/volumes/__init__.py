@@ -9,6 +9,7 @@ are in :mod:`agea_xr.volumes_layout`.
 from __future__ import annotations
 
 from .datasets import CHUNK_ITEMS, open_cell_types, open_lipids
+from .summary import describe
 from .tree import open_atlas
 
-__all__ = ["CHUNK_ITEMS", "open_atlas", "open_cell_types", "open_lipids"]
+__all__ = ["CHUNK_ITEMS", "describe", "open_atlas", "open_cell_types", "open_lipids"]

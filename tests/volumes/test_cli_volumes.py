@@ -1,0 +1,51 @@
+"""``agea-xr info --cell-types`` and ``agea-xr similar --against``: equal to the library."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import agea_xr
+import agea_xr.testing as t
+from agea_xr.cli import main
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("Allen")
+    t.write_merfish(root / "merfish", levels=("class", "subclass"))
+    t.write_lipids(root / "lipids")
+    return root
+
+
+def test_info_cell_types(root, capsys):
+    assert main(["info", "--cell-types", "class", "--source", str(root / "merfish")]) == 0
+    out = capsys.readouterr().out
+    assert "level class (raw): 8 types, 3 neuronal, 5 non-neuronal" in out
+    assert "Yao" in out and "float16" in out
+
+
+@pytest.mark.parametrize("against", ["cell_types", "lipids"])
+def test_similar_against_items_equals_the_library(root, tmp_path, capsys, against):
+    csv = tmp_path / "s.csv"
+    items = root / ("merfish" if against == "cell_types" else "lipids")
+    argv = ["similar", "Pdyn", "--sample", "--against", against, "--items-source", str(items)]
+    assert main([*argv, "--level", "class", "--csv", str(csv), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "ranked by Pearson r with Pdyn (experiment 71717084)" in out
+    query = agea_xr.open_sample().agea.gene("Pdyn")
+    if against == "cell_types":
+        ds, item = agea_xr.open_cell_types(items, "class"), "cell_type"
+    else:
+        ds, item = agea_xr.open_lipids(items), "lipid"
+    want = agea_xr.similar(query, ds)
+    got = pd.read_csv(csv)
+    assert got[item].tolist() == want[item].tolist()
+    np.testing.assert_allclose(got["r"], want["r"], rtol=1e-12)
+
+
+def test_similar_against_unknown_is_a_message(root, capsys):
+    with pytest.raises(SystemExit):
+        main(["similar", "Pdyn", "--sample", "--against", "neurons"])
+    assert "invalid choice" in capsys.readouterr().err
