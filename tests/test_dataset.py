@@ -341,7 +341,10 @@ def test_wrong_label_shape(broken_dir):
 
 
 def test_unknown_variant(synthetic_dir):
-    with pytest.raises(ValueError, match=r"Unknown variant 'proc'.*\['processed', 'raw'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"Unknown variant 'proc': choose one of 'raw', 'processed'. Did you mean 'processed'\?",
+    ):
         agea_xr.open_dataset(synthetic_dir, variant="proc")
 
 
