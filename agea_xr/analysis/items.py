@@ -51,6 +51,11 @@ def item_variable(ds: xr.Dataset, variable: str | None = None) -> tuple[str, str
     >>> item_variable(agea_xr.open_sample())
     ('expression', 'experiment')
     """
+    if not isinstance(ds, xr.Dataset):
+        raise ValueError(
+            f"The item analyses need a Dataset (with 'label'), got {type(ds).__name__}: call "
+            "them on the Dataset that holds the variable (ct.agea..., lp.agea...)."
+        )
     stacks = [
         str(name)
         for name, var in ds.data_vars.items()

@@ -233,7 +233,10 @@ def region_expression(
     """
     import dask.array as dska
 
-    if variable not in (None, "expression") or "expression" not in ds.data_vars:
+    items = isinstance(ds, xr.Dataset) and "expression" not in ds.data_vars
+    if variable not in (None, "expression") or (
+        items and any(v.ndim == 4 for v in ds.data_vars.values())
+    ):
         if combine_genes:
             raise ValueError("combine_genes=True pools a gene's experiments: genes only.")
         from .items import on_items
