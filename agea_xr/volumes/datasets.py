@@ -135,7 +135,8 @@ def open_cell_types(
     xarray.Dataset
         ``density`` (cell_type, ml, dv, ap); ``label`` (ml, dv, ap), the AGEA region
         label; coordinates ``cell_type`` (type name, indexed), ``type_id``, ``color``
-        (hex), one per ancestor level (``class``, ..., names), ``non_neuronal``, and
+        (hex), one per ancestor level (``class``, ..., names, indexed:
+        ``ct.sel({"class": "01 IT-ET Glut"})`` gives all its types), ``non_neuronal``, and
         ``ml``, ``dv``, ``ap`` in metres from bregma (the AGEA grid indexes).
         Attributes: ``citation`` (Yao et al. 2023, Zhang et al. 2023), ``license``,
         ``level``, ``variant``, ``source``.
@@ -188,6 +189,8 @@ def open_cell_types(
         {"density": density, "label": (layout.GRID_DIMS, label, attributes("label"))},
         coords=coords,
     )
+    for ancestor in (c for c in vl.LEVELS if c in types.columns):
+        ds = ds.set_xindex(ancestor)  # ct.sel({"class": "01 IT-ET Glut"}): all its types
     ds.attrs = global_attributes(
         title=f"MERFISH cell-type densities ({level}) on the IBL 200 um grid",
         citation=vl.CELL_TYPE_CITATION,

@@ -56,6 +56,15 @@ def test_taxonomy_coordinates_follow_the_tables(ibl_root):
     sub = tables["subclass"].drop_duplicates("subclass").set_index("subclass")["class"]
     np.testing.assert_array_equal(ct["class"].values, sup["subclass"].map(sub).values)
     assert ct.sel(cell_type=ct.cell_type.values[2]).type_id.item() == ids[2]
+    glut = ct.sel({"class": "01 IT-ET Glut"})
+    np.testing.assert_array_equal(glut.type_id.values, ids[ct["class"].values == "01 IT-ET Glut"])
+    assert glut.sizes["cell_type"] > 1
+    np.testing.assert_array_equal(
+        glut.density.values.view(np.uint16),
+        np.load(folder / vl.volume_file("supertype"))[ct["class"].values == "01 IT-ET Glut"].view(
+            np.uint16
+        ),
+    )
     cls = open_cell_types(folder, "class")
     assert cls.cell_type.values[cls.non_neuronal.values].tolist() == list(vl.NON_NEURONAL_CLASSES)
     assert "Yao" in ct.attrs["citation"] and "Zhang" in ct.attrs["citation"]
