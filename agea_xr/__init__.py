@@ -49,17 +49,21 @@ _PUBLIC = {
     "clusters": "analysis",
     "agreement": "analysis",
     "region_map": "analysis",
+    "compare_maps": "analysis",
+    "null_maps": "analysis",
 }
 
 __all__ = [
     "__version__",
     "agreement",
     "clusters",
+    "compare_maps",
     "download",
     "export",
     "from_brain_atlas",
     "gene_finder",
     "ingest",
+    "null_maps",
     "open_atlas",
     "open_cell_types",
     "open_dataset",
@@ -84,7 +88,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .analysis import (
         agreement,
         clusters,
+        compare_maps,
         gene_finder,
+        null_maps,
         region_expression,
         region_map,
         seed_correlation,

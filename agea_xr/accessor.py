@@ -331,6 +331,8 @@ class AgeaDatasetAccessor(_AgeaAccessor):
         min_voxels: int = 3,
         sort_by: str = "effect_size",
         top: int | None = None,
+        n_null: int | None = None,
+        random_state: int | np.random.Generator | None = None,
     ) -> pd.DataFrame:
         """Experiments ranked by enrichment; see :func:`agea_xr.gene_finder`."""
         from .analysis import gene_finder
@@ -345,6 +347,8 @@ class AgeaDatasetAccessor(_AgeaAccessor):
             min_voxels=min_voxels,
             sort_by=sort_by,
             top=top,
+            n_null=n_null,
+            random_state=random_state,
         )
 
     def voxel_matrix(
@@ -401,6 +405,8 @@ class AgeaDatasetAccessor(_AgeaAccessor):
         per_gene: bool = False,
         min_voxels: int = 10,
         top: int | None = None,
+        n_null: int | None = None,
+        random_state: int | np.random.Generator | None = None,
     ) -> pd.DataFrame:
         """Experiments ranked by map similarity; see :func:`agea_xr.similar_genes`."""
         from .analysis import similar_genes
@@ -415,6 +421,8 @@ class AgeaDatasetAccessor(_AgeaAccessor):
             per_gene=per_gene,
             min_voxels=min_voxels,
             top=top,
+            n_null=n_null,
+            random_state=random_state,
         )
 
     def clusters(

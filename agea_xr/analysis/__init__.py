@@ -28,7 +28,9 @@ One module per analysis family: :mod:`~agea_xr.analysis.regions`
 (:func:`gene_finder`), :mod:`~agea_xr.analysis.voxels` (:func:`voxel_matrix`),
 :mod:`~agea_xr.analysis.similar` (:func:`similar_genes`),
 :mod:`~agea_xr.analysis.clusters` (:func:`clusters`, :func:`agreement`),
-:mod:`~agea_xr.analysis.region_map` (:func:`region_map`).
+:mod:`~agea_xr.analysis.region_map` (:func:`region_map`),
+:mod:`~agea_xr.analysis.nulls` (:func:`null_maps`, spatial surrogates),
+:mod:`~agea_xr.analysis.stats` (:func:`compare_maps`, spatial p and q).
 New analyses build on :func:`agea_xr.analysis._chunks.experiment_pass`, which
 runs a per-chunk kernel over all experiments and keeps or adds its results.
 """
@@ -37,10 +39,12 @@ from __future__ import annotations
 
 from .clusters import CLUSTER_METHODS, agreement, clusters
 from .finder import EFFECT_COLUMNS, gene_finder
+from .nulls import null_maps
 from .region_map import region_map
 from .regions import STATS, region_expression
 from .seed import seed_correlation
 from .similar import SIMILARITY_METHODS, similar_genes
+from .stats import compare_maps
 from .voxels import voxel_matrix
 
 __all__ = [
@@ -50,7 +54,9 @@ __all__ = [
     "STATS",
     "agreement",
     "clusters",
+    "compare_maps",
     "gene_finder",
+    "null_maps",
     "region_expression",
     "region_map",
     "seed_correlation",

@@ -16,12 +16,14 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .._choices import check_choice, check_count
+from .._choices import check_choice, check_count, check_integer
 from ..layout import EXPERIMENT, GRID_DIMS
 from ..regions import check_mapping
 from ._chunks import experiment_pass, expression_matrix
 from ._masks import describe, selection_mask
 from ._pairwise import PAIR_FIELDS, pairwise_sums, pearson, prepare_queries, rank_sums
+from .nulls import decompose
+from .stats import null_pass, q_values, spatial_p
 
 __all__ = ["SIMILARITY_METHODS", "query_map", "similar_genes"]
 
@@ -157,6 +159,8 @@ def similar_genes(
     per_gene: bool = False,
     min_voxels: int = 10,
     top: int | None = None,
+    n_null: int | None = None,
+    random_state: int | np.random.Generator | None = None,
 ) -> pd.DataFrame:
     """Experiments (or genes) ranked by the spatial correlation of their map with a query map.
 
@@ -198,6 +202,13 @@ def similar_genes(
         (at least 2 always needed).
     top : int, optional
         Keep the first ``top`` rows.
+    n_null : int, optional
+        Add ``p_spatial`` (two-sided p of ``r`` against ``n_null`` spatial nulls of
+        the query, :func:`agea_xr.compare_maps`; with ``per_gene``, of the Fisher
+        mean against the Fisher mean of the nulls) and ``q`` (Benjamini-Hochberg,
+        over all rows before ``top``). Pearson only. Same pass over the data.
+    random_state : int or numpy.random.Generator, optional
+        Seed of the nulls.
 
     Returns
     -------
@@ -250,8 +261,17 @@ def similar_genes(
         )
     queries = prepare_queries(q)
     kernel = _pearson_kernel if method == "pearson" else _spearman_kernel
-    sums = experiment_pass(expression_matrix(ds), kernel, (len(PAIR_FIELDS), 1), voxels, *queries)
-    (sums,) = dask.compute(sums)
+    matrix = expression_matrix(ds)
+    sums = experiment_pass(matrix, kernel, (len(PAIR_FIELDS), 1), voxels, *queries)
+    nulls = None
+    if n_null is not None:
+        n_null = check_integer(n_null, "n_null", minimum=1)
+        if method != "pearson":
+            raise ValueError("n_null (spatial p-values) needs method='pearson'.")
+        used = np.zeros(values.size, dtype=bool)
+        used[voxels[np.isfinite(q)]] = True
+        nulls = decompose(q[np.isfinite(q)], used.reshape(values.shape))
+    sums, null_stats = dask.compute(sums, None if nulls is None else null_pass(matrix, nulls))
     r, n = pearson(sums, min_voxels)
     genes = np.asarray(ds["gene"].values, dtype=object)
     table = pd.DataFrame(
@@ -262,6 +282,12 @@ def similar_genes(
             "n_voxels": n[:, 0],
         }
     )
+    if nulls is not None:
+        codes, names = pd.factorize(pd.Series(genes, dtype=object), sort=False)
+        group = {"codes": codes, "n_groups": len(names)} if per_gene else {}
+        options = {"min_voxels": min_voxels, "combine": "fisher"}
+        _, p = spatial_p(null_stats, nulls, n_null, random_state, **group, **options)
+        p_table = pd.DataFrame({"p_spatial": p, "q": q_values(p)})
     if per_gene:
         grouped = table.groupby("gene", sort=False)
         table = pd.DataFrame(
@@ -273,6 +299,8 @@ def similar_genes(
                 "n_voxels": grouped["n_voxels"].sum(),
             }
         ).reset_index()
+    if nulls is not None:
+        table = pd.concat([table, p_table], axis=1)
     table = table.sort_values("r", ascending=False, na_position="last", kind="stable")
     table.insert(0, "rank", np.arange(1, len(table) + 1))
     table = table.reset_index(drop=True)
