@@ -376,6 +376,8 @@ class AgeaDatasetAccessor(_AgeaAccessor):
         per_gene: bool = False,
         min_voxels: int = 10,
         top: int | None = None,
+        n_null: int | None = None,
+        random_state: int | np.random.Generator | None = None,
     ) -> Decoding:
         """Genes and regions matching your own map; see :func:`agea_xr.analysis.decode.decode`."""
         from .analysis.decode import decode
@@ -392,6 +394,8 @@ class AgeaDatasetAccessor(_AgeaAccessor):
             per_gene=per_gene,
             min_voxels=min_voxels,
             top=top,
+            n_null=n_null,
+            random_state=random_state,
         )
 
     def similar_genes(

@@ -101,6 +101,8 @@ def decode(
     per_gene: bool = False,
     min_voxels: int = 10,
     top: int | None = None,
+    n_null: int | None = None,
+    random_state: int | np.random.Generator | None = None,
 ) -> Decoding:
     """Which genes are expressed in the pattern of a map, and which regions it holds.
 
@@ -114,9 +116,11 @@ def decode(
     come from :func:`~agea_xr.analysis.region_expression` on the map itself: the mean of
     the map over each region's voxels, highest first.
 
-    Spatial p-values (surrogate maps) are not computed here yet: the correlations of
-    smooth maps are spatially autocorrelated, so rank by ``r`` and do not read it as a
-    test.
+    Brain maps are spatially autocorrelated, so ``r`` alone is a ranking, not a test:
+    with ``n_null`` the gene table gets ``p_spatial`` (against surrogate maps that keep
+    the map's spatial autocorrelation, :func:`agea_xr.null_maps`) and ``q``
+    (Benjamini-Hochberg), from :func:`~agea_xr.analysis.similar_genes` or
+    :func:`~agea_xr.analysis.gene_finder` (see the "Spatial statistics" page).
 
     Parameters
     ----------
@@ -142,6 +146,11 @@ def decode(
         Fewest voxels a row needs (measured in both, or in the target and contrast).
     top : int, optional
         Keep the first ``top`` rows of the gene table.
+    n_null : int, optional
+        Surrogate maps for ``p_spatial`` and ``q`` (e.g. 1000); None computes none.
+        Not with ``method="spearman"``.
+    random_state : int or numpy.random.Generator, optional
+        Seed of the surrogates, for reproducible p-values.
 
     Returns
     -------
@@ -181,6 +190,8 @@ def decode(
             per_gene=per_gene,
             min_voxels=min_voxels,
             top=top,
+            n_null=n_null,
+            random_state=random_state,
         )
     else:
         genes = similar_genes(
@@ -192,5 +203,7 @@ def decode(
             per_gene=per_gene,
             min_voxels=min_voxels,
             top=top,
+            n_null=n_null,
+            random_state=random_state,
         )
     return Decoding(genes, _region_ranking(ds, grid_map, mapping), grid_map)

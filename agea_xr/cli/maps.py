@@ -48,6 +48,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--top", type=_options.count("--top"), default=20, help="rows to print (default 20)"
     )
+    p.add_argument(
+        "--n-null",
+        type=_options.count("--n-null"),
+        help="surrogate maps for spatial p-values and FDR q (e.g. 1000; default none)",
+    )
+    p.add_argument(
+        "--random-state", type=_options.count("--random-state"), help="seed of the surrogates"
+    )
     p.set_defaults(func=run_decode)
 
 
@@ -71,6 +79,8 @@ def run_decode(args: argparse.Namespace) -> int:
             mapping=args.mapping,
             per_gene=args.per_gene,
             min_voxels=args.min_voxels,
+            n_null=args.n_null or None,
+            random_state=args.random_state,
         )
     _write_csv(found.genes, args.csv)
     grid = found.map

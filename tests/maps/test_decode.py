@@ -80,3 +80,31 @@ def test_cli_decode(tmp_path, cp, capsys):
     assert "CP" in text.out
     assert main(["decode", str(tmp_path / "none.nii"), "--sample"]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_decode_with_spatial_nulls_equals_the_analyses(ds, cp):
+    # continuous maps: similar_genes' p_spatial and q; boolean maps: gene_finder's
+    continuous = decode(ds, cp.astype(np.float32), n_null=200, random_state=3)
+    expected = similar_genes(ds, cp.astype(np.float32), n_null=200, random_state=3)
+    pd.testing.assert_frame_equal(continuous.genes, expected)
+    assert {"p_spatial", "q"} <= set(continuous.genes.columns)
+    assert ((continuous.genes["p_spatial"] > 0) & (continuous.genes["p_spatial"] <= 1)).all()
+    boolean = decode(ds, cp, n_null=200, random_state=3)
+    reference = gene_finder(ds, cp, min_voxels=10, n_null=200, random_state=3)
+    pd.testing.assert_frame_equal(boolean.genes, reference)
+    again = decode(ds, cp, n_null=200, random_state=3)
+    pd.testing.assert_frame_equal(again.genes, boolean.genes)  # reproducible
+
+
+def test_cli_decode_with_nulls(tmp_path, cp, capsys):
+    np.save(tmp_path / "cp.npy", cp.values.astype(np.float32))
+    out = tmp_path / "genes.csv"
+    argv = ["decode", str(tmp_path / "cp.npy"), "--sample", "--resolution-um", "200"]
+    argv += ["--orientation", "lsa", "--n-null", "100", "--random-state", "1"]
+    code = main([*argv, "--no-progress", "--csv", str(out)])
+    assert code == 0, capsys.readouterr().err
+    table = pd.read_csv(out)
+    expected = decode(
+        ds=agea_xr.open_sample(), map=cp.astype(np.float32), n_null=100, random_state=1
+    )
+    np.testing.assert_allclose(table["p_spatial"], expected.genes["p_spatial"])
