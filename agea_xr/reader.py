@@ -37,6 +37,7 @@ from .remote import is_url, read_range
 __all__ = [
     "ExperimentFile",
     "ExpressionArray",
+    "RangeFile",
     "backend_array",
     "lazy_rows",
     "raw_bits",
@@ -72,7 +73,90 @@ def runs(indices: np.ndarray) -> Iterator[tuple[int, int]]:
         yield int(indices[a]), int(indices[b - 1]) + 1
 
 
-class ExperimentFile:
+class RangeFile:
+    """A local file or fsspec URL read by byte ranges: the one owner of those reads.
+
+    Keeps only a location and options: no open file between reads of a local file,
+    and an fsspec filesystem opened lazily in each process, so subclasses pickle
+    small and every dask worker opens its own file or connection.
+
+    Parameters
+    ----------
+    location : str or os.PathLike
+        Local path or fsspec URL.
+    storage_options : mapping, optional
+        Passed to ``fsspec.filesystem`` for URLs.
+    """
+
+    def __init__(
+        self, location: str | os.PathLike, storage_options: Mapping[str, Any] | None = None
+    ) -> None:
+        self.location = str(location)
+        self.storage_options = dict(storage_options or {})
+        self._fs = None
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_fs"] = None
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def _filesystem(self):
+        with self._lock:
+            if self._fs is None:
+                from .remote import filesystem
+
+                fs, path = filesystem(self.location, self.storage_options)
+                self._fs, self._path = fs, path
+        return self._fs, self._path
+
+    def read_into(self, offset: int, out: np.ndarray, what: str) -> np.ndarray:
+        """Fill the C-contiguous ``out`` with the bytes from ``offset`` on; return it.
+
+        One ranged request for a URL (a server that ignores ranges is named as such
+        by :func:`agea_xr.remote.read_range`), ``readinto`` for a local file.
+
+        Raises
+        ------
+        OSError
+            If the file ends before ``out`` is full (``what`` names the range).
+        """
+        buffer = out.reshape(-1).view(np.uint8)
+        length = buffer.size
+        if length == 0:
+            return out
+        if is_url(self.location):
+            fs, path = self._filesystem()
+            data = read_range(
+                fs, path, offset, offset + length, url=self.location, options=self.storage_options
+            )
+            got = len(data)
+            if got == length:
+                buffer[:] = np.frombuffer(data, dtype=np.uint8)
+        else:
+            got = 0
+            with open(self.location, "rb", buffering=0) as f:
+                f.seek(offset)
+                while got < length:
+                    n = f.readinto(memoryview(buffer)[got:])
+                    if not n:
+                        break
+                    got += n
+        if got != length:
+            raise OSError(
+                f"{self.location!r} ended early: {what} need bytes {offset}..{offset + length}, "
+                f"but only {got} of {length} bytes were read. The file is truncated or was "
+                "changed after opening; download it again."
+            )
+        return out
+
+
+class ExperimentFile(RangeFile):
     """A raw AGEA binary, read by whole experiments.
 
     Parameters
@@ -96,21 +180,8 @@ class ExperimentFile:
         n_experiments: int,
         storage_options: Mapping[str, Any] | None = None,
     ) -> None:
-        self.location = str(location)
+        super().__init__(location, storage_options)
         self.n_experiments = int(n_experiments)
-        self.storage_options = dict(storage_options or {})
-        self._fs = None
-        self._lock = threading.Lock()
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_fs"] = None
-        del state["_lock"]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"ExperimentFile({self.location!r}, n_experiments={self.n_experiments})"
@@ -119,15 +190,6 @@ class ExperimentFile:
     def nbytes(self) -> int:
         """Expected size of the file in bytes."""
         return self.n_experiments * VOLUME_BYTES
-
-    def _filesystem(self):
-        with self._lock:
-            if self._fs is None:
-                from .remote import filesystem
-
-                fs, path = filesystem(self.location, self.storage_options)
-                self._fs, self._path = fs, path
-        return self._fs, self._path
 
     def read(self, start: int, stop: int) -> np.ndarray:
         """Read experiments ``start`` to ``stop`` (exclusive) as one byte range.
@@ -154,35 +216,8 @@ class ExperimentFile:
                 f"Experiments {start}:{stop} are outside {self.location!r}, which holds "
                 f"{self.n_experiments} experiments."
             )
-        offset, length = start * VOLUME_BYTES, (stop - start) * VOLUME_BYTES
         out = np.empty((stop - start, *GRID_SHAPE), dtype=RAW_DTYPE)
-        if length == 0:
-            return out
-        if is_url(self.location):
-            fs, path = self._filesystem()
-            data = read_range(
-                fs, path, offset, offset + length, url=self.location, options=self.storage_options
-            )
-            got = len(data)
-            if got == length:
-                out.reshape(-1).view(np.uint8)[:] = np.frombuffer(data, dtype=np.uint8)
-        else:
-            buffer = out.reshape(-1).view(np.uint8)
-            got = 0
-            with open(self.location, "rb", buffering=0) as f:
-                f.seek(offset)
-                while got < length:
-                    n = f.readinto(memoryview(buffer)[got:])
-                    if not n:
-                        break
-                    got += n
-        if got != length:
-            raise OSError(
-                f"{self.location!r} ended early: experiments {start}:{stop} need bytes "
-                f"{offset}..{offset + length}, but only {got} of {length} bytes were read. "
-                "The file is truncated or was changed after opening; download it again."
-            )
-        return out
+        return self.read_into(start * VOLUME_BYTES, out, f"experiments {start}:{stop}")
 
 
 class ExpressionArray(BackendArray):

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import os
-import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,8 +25,8 @@ from xarray.backends import BackendArray
 from xarray.core import indexing
 
 from .. import layout
-from ..reader import runs
-from ..remote import filesystem, is_url, read_range
+from ..reader import RangeFile, runs
+from ..remote import is_url, read_range
 
 __all__ = ["ItemArray", "ItemFile", "parse_header", "read_small_npy"]
 
@@ -126,7 +125,7 @@ def read_small_npy(data: bytes, where: str) -> np.ndarray:
         ) from err
 
 
-class ItemFile:
+class ItemFile(RangeFile):
     """A ``.npy`` volume file ``(items, ml, dv, ap)``, read by whole items.
 
     Parameters
@@ -160,10 +159,7 @@ class ItemFile:
     def __init__(
         self, location: str | os.PathLike, storage_options: Mapping[str, Any] | None = None
     ) -> None:
-        self.location = str(location)
-        self.storage_options = dict(storage_options or {})
-        self._fs = None
-        self._lock = threading.Lock()
+        super().__init__(location, storage_options)
         head, size = self._head()
         shape, dtype, offset = parse_header(head, self.location)
         if len(shape) != 4 or shape[1:] != layout.GRID_SHAPE:
@@ -179,16 +175,6 @@ class ItemFile:
                 f"items needing {expected:,}: the download is incomplete. Download it again."
             )
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_fs"] = None
-        del state["_lock"]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
-
     def __repr__(self) -> str:
         return f"ItemFile({self.location!r}, shape={self.shape}, dtype={self.dtype})"
 
@@ -196,12 +182,6 @@ class ItemFile:
     def item_bytes(self) -> int:
         """Bytes of one item volume (159,326 voxels times the itemsize)."""
         return layout.VOXELS_PER_VOLUME * self.dtype.itemsize
-
-    def _filesystem(self):
-        with self._lock:
-            if self._fs is None:
-                self._fs, self._path = filesystem(self.location, self.storage_options)
-        return self._fs, self._path
 
     def _head(self) -> tuple[bytes, int]:
         if not is_url(self.location):
@@ -232,35 +212,8 @@ class ItemFile:
         n = self.shape[0]
         if not 0 <= start <= stop <= n:
             raise IndexError(f"Items {start}:{stop} are outside {self.location!r} ({n} items).")
-        offset = self.offset + start * self.item_bytes
-        length = (stop - start) * self.item_bytes
         out = np.empty((stop - start, *layout.GRID_SHAPE), dtype=self.dtype)
-        if length == 0:
-            return out
-        buffer = out.reshape(-1).view(np.uint8)
-        if is_url(self.location):
-            fs, path = self._filesystem()
-            data = read_range(
-                fs, path, offset, offset + length, url=self.location, options=self.storage_options
-            )
-            got = len(data)
-            if got == length:
-                buffer[:] = np.frombuffer(data, dtype=np.uint8)
-        else:
-            got = 0
-            with open(self.location, "rb", buffering=0) as f:
-                f.seek(offset)
-                while got < length:
-                    k = f.readinto(memoryview(buffer)[got:])
-                    if not k:
-                        break
-                    got += k
-        if got != length:
-            raise OSError(
-                f"{self.location!r} ended early: items {start}:{stop} need bytes "
-                f"{offset}..{offset + length}, only {got} were read. Download it again."
-            )
-        return out
+        return self.read_into(self.offset + start * self.item_bytes, out, f"items {start}:{stop}")
 
 
 class ItemArray(BackendArray):
