@@ -181,29 +181,17 @@ def decode(
         )
     if grid_map.name is None:
         grid_map = grid_map.rename("map")
-    if grid_map.dtype == bool:
-        genes = gene_finder(
-            ds,
-            grid_map.drop_vars("coverage", errors="ignore"),
-            mask,
-            mapping=mapping,
-            per_gene=per_gene,
-            min_voxels=min_voxels,
-            top=top,
-            n_null=n_null,
-            random_state=random_state,
-        )
+    common = {
+        "mapping": mapping,
+        "per_gene": per_gene,
+        "min_voxels": min_voxels,
+        "top": top,
+        "n_null": n_null,
+        "random_state": random_state,
+    }
+    query = grid_map.drop_vars("coverage", errors="ignore")
+    if grid_map.dtype == bool:  # a region the user drew: the gene finder's target
+        genes = gene_finder(ds, query, mask, **common)
     else:
-        genes = similar_genes(
-            ds,
-            grid_map.drop_vars("coverage", errors="ignore"),
-            mask,
-            method=method,
-            mapping=mapping,
-            per_gene=per_gene,
-            min_voxels=min_voxels,
-            top=top,
-            n_null=n_null,
-            random_state=random_state,
-        )
+        genes = similar_genes(ds, query, mask, method=method, **common)
     return Decoding(genes, _region_ranking(ds, grid_map, mapping), grid_map)
