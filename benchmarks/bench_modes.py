@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from agea_xr import open_dataset
 from agea_xr.analysis import clusters, similar_genes
-from benchmarks.common import Case, full_pass_mean, memmap
+from benchmarks.common import Case, full_pass_mean, memmap, on_local_cluster
 
 FULL_PASS = "numpy full pass (modes baseline)"
 SIMILAR = "similar_genes(one experiment's map vs all)"
@@ -30,24 +30,13 @@ def _clusters(ds):
     return clusters(ds, 20, random_state=0)
 
 
-def _on_cluster(folder):
-    """The dataset, with a 2-process LocalCluster as dask's default scheduler."""
-    from distributed import Client, LocalCluster
-
-    cluster = LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    )
-    client = Client(cluster)  # default scheduler of this (per-case) process
-    return open_dataset(folder), client
-
-
 CASES = [
     Case(FULL_PASS, run=full_pass_mean, setup=memmap, repeat=3),
     Case(SIMILAR, run=_similar, setup=open_dataset, baseline=FULL_PASS, repeat=3),
     Case(
         "similar_genes on a 2-worker LocalCluster",
         run=lambda state: _similar(state[0]),
-        setup=_on_cluster,
+        setup=on_local_cluster,
         baseline=SIMILAR,
         repeat=3,
         note="ratio to the threaded run; peak of this process only",
@@ -56,7 +45,7 @@ CASES = [
     Case(
         "clusters on a 2-worker LocalCluster",
         run=lambda state: _clusters(state[0]),
-        setup=_on_cluster,
+        setup=on_local_cluster,
         baseline=CLUSTERS,
         repeat=1,
         note="ratio to the threaded run; peak of this process only",

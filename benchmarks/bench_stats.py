@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from agea_xr import open_dataset
 from agea_xr.analysis import compare_maps, similar_genes
-from benchmarks.common import Case, full_pass_mean, memmap
+from benchmarks.common import Case, full_pass_mean, memmap, on_local_cluster
 
 FULL_PASS = "numpy full pass (stats baseline)"
 PLAIN = "similar_genes(one map vs all), no nulls"
@@ -40,16 +40,6 @@ def _compare(pair):
     return compare_maps(*pair, n_null=1000, random_state=0)
 
 
-def _on_cluster(folder):
-    from distributed import Client, LocalCluster
-
-    cluster = LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    )
-    client = Client(cluster)
-    return open_dataset(folder), client
-
-
 CASES = [
     Case(FULL_PASS, run=full_pass_mean, setup=memmap, repeat=3),
     Case(PLAIN, run=_plain, setup=open_dataset, baseline=FULL_PASS, repeat=3),
@@ -57,7 +47,7 @@ CASES = [
     Case(
         "similar_genes(n_null=1000) on a 2-worker LocalCluster",
         run=lambda state: _nulls(state[0]),
-        setup=_on_cluster,
+        setup=on_local_cluster,
         baseline=NULLS,
         repeat=3,
         note="ratio to the threaded run; peak of this process only",

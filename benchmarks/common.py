@@ -26,7 +26,7 @@ from typing import Any
 
 from agea_xr import layout
 
-__all__ = ["Case", "data_dir", "full_pass_mean", "measure", "memmap"]
+__all__ = ["Case", "data_dir", "full_pass_mean", "measure", "memmap", "on_local_cluster"]
 
 HERE = Path(__file__).resolve().parent
 #: Where the full-size synthetic dataset is written once (override with AGEA_XR_BENCH_DATA).
@@ -84,6 +84,22 @@ def data_dir(n_experiments: int = layout.N_EXPERIMENTS) -> Path:
         write_synthetic(folder, n_experiments, variants=("raw", "processed"))
         done.write_text("ok")
     return folder
+
+
+def on_local_cluster(folder: Path):
+    """Setup of a distributed row: the dataset, with a 2-process LocalCluster as default.
+
+    Two workers of one thread each, on the machine's two cores; the client becomes
+    dask's default scheduler of this (per-case) process. Returns ``(ds, client)``.
+    """
+    from distributed import Client, LocalCluster
+
+    from agea_xr import open_dataset
+
+    cluster = LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    return open_dataset(folder), Client(cluster)
 
 
 def memmap(folder: Path, variant: str = "raw"):
