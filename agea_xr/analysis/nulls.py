@@ -59,6 +59,12 @@ def brain_mask() -> np.ndarray:
 
 def _as_volume(values: Any, what: str) -> tuple[np.ndarray, xr.DataArray | None]:
     """A map as a float64 ``(ml, dv, ap)`` numpy volume, and the DataArray it came from."""
+    dtype = np.dtype(values.dtype) if hasattr(values, "dtype") else np.asarray(values).dtype
+    if dtype.kind not in "biuf":
+        raise TypeError(
+            f"{what} must hold numbers (a map of values), got dtype {dtype}: convert it "
+            "first, e.g. values.astype('float32')."
+        )
     if isinstance(values, xr.DataArray):
         if set(values.dims) != set(GRID_DIMS):
             raise ValueError(

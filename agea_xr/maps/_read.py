@@ -95,6 +95,18 @@ def _placement_of_array(
     return placement
 
 
+def _default_kind(data: Any) -> str:
+    """``"mask"`` for a boolean volume or integers that are all 0 or 1, else continuous.
+
+    NIfTI and NRRD have no boolean type: a region drawn by hand is saved as 0/1 uint8.
+    """
+    if data.dtype == bool:
+        return "mask"
+    if np.dtype(data.dtype).kind in "iu" and data.size and data.min() >= 0 and data.max() <= 1:
+        return "mask"
+    return "continuous"
+
+
 def read_map(
     source: str | os.PathLike | np.ndarray | xr.DataArray,
     *,
@@ -125,8 +137,8 @@ def read_map(
     kind : {None, "continuous", "labels", "mask"}, default None
         ``"continuous"``: mean of the finer voxels; ``"labels"``: integer region ids,
         their mode (ties: the smallest id); ``"mask"``: boolean, True where at least half
-        of the finer voxels are. None: ``"mask"`` for a boolean volume, else
-        ``"continuous"``.
+        of the finer voxels are. None: ``"mask"`` for a boolean volume or an integer one
+        holding only 0 and 1 (a region saved as uint8), else ``"continuous"``.
     resolution_um : float or sequence of 3 floats, optional
         Voxel size of an array, a TIFF stack or an ``.npy`` file (10, 25, 50, 100, 200).
     orientation : str, optional
@@ -193,7 +205,12 @@ def read_map(
             other_space_message(f"Placed by {placement.how}, it lies outside the CCF box.")
         )
     placement.check_midline()
-    kind = kind or ("mask" if data.dtype == bool else "continuous")
+    if np.dtype(data.dtype).kind not in "biuf":
+        raise TypeError(
+            f"The map holds {data.dtype} values, not numbers: read_map needs a numeric or "
+            "boolean volume (convert it first, e.g. array.astype('float32'))."
+        )
+    kind = kind or _default_kind(data)
     values, coverage = to_grid(data, placement, "labels" if kind == "labels" else "continuous")
     if kind == "mask":
         values = np.nan_to_num(values, nan=0.0) >= 0.5

@@ -135,3 +135,12 @@ def test_several_volumes_are_refused_with_the_remedy(sample, tmp_path):
     with pytest.raises(ValueError, match="float16"):
         agea_xr.export(sample.agea.gene("Pdyn"), tmp_path / "h.nrrd", dtype="float16")
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("suffix", ["nrrd", "nii.gz", "ome.zarr"])
+def test_label_export_reads_back_as_the_allen_ids(sample, tmp_path, suffix):
+    path = agea_xr.export(sample.label, tmp_path / f"label.{suffix}")
+    back = agea_xr.read_map(str(path), kind="labels")
+    allen = sample.agea.regions("Allen")
+    np.testing.assert_array_equal(back.values, allen.values)
+    assert int((back.values != 0).sum()) == 62_529  # the annotation's brain voxels

@@ -108,3 +108,26 @@ def test_cli_decode_with_nulls(tmp_path, cp, capsys):
         ds=agea_xr.open_sample(), map=cp.astype(np.float32), n_null=100, random_state=1
     )
     np.testing.assert_allclose(table["p_spatial"], expected.genes["p_spatial"])
+
+
+def test_a_0_1_integer_map_is_a_region_the_gene_finder_targets(tmp_path, ds, cp):
+    # NIfTI has no boolean type: a region drawn by hand is saved as 0/1 uint8
+    fine = upsample(cp.values.astype(np.uint8), 50)
+    nib.save(nib.Nifti1Image(fine, allen_affine(50)), tmp_path / "cp_mask.nii.gz")
+    grid = agea_xr.read_map(tmp_path / "cp_mask.nii.gz")
+    assert grid.dtype == bool and grid.attrs["kind"] == "mask"
+    np.testing.assert_array_equal(grid.values, cp.values)
+    found = decode(ds, tmp_path / "cp_mask.nii.gz")
+    pd.testing.assert_frame_equal(found.genes, gene_finder(ds, cp, min_voxels=10))
+    # any other integer map stays continuous
+    counts = agea_xr.read_map(cp.values.astype(np.uint8) * 3, resolution_um=200, orientation="lsa")
+    assert counts.dtype.kind == "f"
+
+
+def test_maps_that_are_not_numbers_are_refused(ds):
+    text = np.full((58, 41, 67), "1.5")
+    with pytest.raises(TypeError, match=r"holds <U3 values, not numbers.*astype"):
+        agea_xr.read_map(text, resolution_um=200, orientation="lsa")
+    pdyn = ds.agea.gene("Pdyn")
+    with pytest.raises(TypeError, match=r"a must hold numbers.*got dtype <U"):
+        agea_xr.compare_maps(pdyn.astype(str), pdyn, n_null=10)
