@@ -80,6 +80,14 @@ def _placement_of_array(
                 "its axes, e.g. 'asr' for BrainGlobe's atlases)."
             )
         return allen
+    unknown = sorted({float(r) for r in res if round(r) not in CCF_SHAPES or r != round(r)})
+    if unknown:
+        raise ValueError(
+            other_space_message(
+                f"resolution_um={unknown} is not a resolution of the Allen CCFv3: an array "
+                f"needs one of {sorted(CCF_SHAPES)} um (or a file whose header places it)."
+            )
+        )
     placement = Placement.from_orientation(orientation, res, shape)
     expected = tuple(
         CCF_SHAPES[round(r)][("ap", "dv", "ml").index(dim)] if round(r) in CCF_SHAPES else -1

@@ -131,3 +131,8 @@ def test_maps_that_are_not_numbers_are_refused(ds):
     pdyn = ds.agea.gene("Pdyn")
     with pytest.raises(TypeError, match=r"a must hold numbers.*got dtype <U"):
         agea_xr.compare_maps(pdyn.astype(str), pdyn, n_null=10)
+
+
+def test_an_array_at_a_resolution_the_ccf_does_not_have_names_it():
+    with pytest.raises(ValueError, match=r"resolution_um=\[30\.0\] is not a resolution of the"):
+        agea_xr.read_map(np.zeros((528, 320, 456)), resolution_um=30, orientation="asl")
