@@ -30,6 +30,13 @@ Limits, all loud:
   unless the labels are unchanged: use :func:`agea_xr.genes.reindex_experiments`,
   ``ds.sel(experiment=ids)`` for known ids, or ``reindex_like``/``xr.align`` with
   an object that has both indexes.
+
+One case xarray does not catch (pydata/xarray#10714): ``obj.drop_vars("gene")``
+keeps the :class:`ExperimentIndex`; aligned with a gene-labelled object holding the
+same ids in another order, xarray reorders that object's data but keeps its
+``gene`` index (found in one object only) as it was. Remove gene labels with
+``drop_gene_index(obj).drop_vars("gene")`` instead: the plain index then makes the
+mismatch a loud "conflicting indexes".
 """
 
 from __future__ import annotations
