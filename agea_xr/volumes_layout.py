@@ -13,10 +13,12 @@ This module imports nothing heavier than numpy.
 
 from __future__ import annotations
 
+import io
 from types import MappingProxyType
 from typing import Final
 
 import numpy as np
+from numpy.lib import format as npy_format
 
 from . import layout
 from ._choices import check_choice
@@ -38,6 +40,7 @@ __all__ = [
     "LIPID_COLUMNS",
     "LIPID_DTYPE",
     "LIPID_FILE",
+    "LIPID_FILES",
     "LIPID_LICENSE",
     "LIPID_TABLE",
     "MERFISH_DTYPE",
@@ -49,10 +52,13 @@ __all__ = [
     "OLD_MERFISH_VERSIONS",
     "PARENT",
     "TAXONOMY_TABLE",
+    "cell_type_files",
     "check_level",
     "color_column",
     "labels_file",
+    "parse_header",
     "volume_file",
+    "volume_header",
 ]
 
 # --- where ---------------------------------------------------------------------
@@ -123,6 +129,8 @@ CELL_TYPE_LICENSE: Final = (
 LIPID: Final = "lipid"
 LIPID_FILE: Final = "lipid_volumes.npy"
 LIPID_TABLE: Final = "lipids.pqt"
+#: The files :func:`agea_xr.open_lipids` reads.
+LIPID_FILES: Final = (LIPID_FILE, LIPID_TABLE)
 #: Lipids of the published volume.
 N_LIPIDS: Final = 173
 #: dtype of the lipid volumes: log intensities, NaN outside the sampled brain.
@@ -178,3 +186,119 @@ def labels_file(level: str) -> str:
 def color_column(level: str) -> str:
     """The hex colour column of a level's table (``<level>_color``)."""
     return f"{check_level(level)}_color"
+
+
+def cell_type_files(level: str) -> tuple[str, ...]:
+    """The files :func:`agea_xr.open_cell_types` reads for one level.
+
+    The volume, its type ids, and the taxonomy tables of the level and of every
+    level above it (the ancestors' names are coordinates).
+
+    Examples
+    --------
+    >>> cell_type_files("subclass")
+    ('merfish_subclass.npy', 'merfish_subclass_labels.npy', 'subclasses.pqt', 'classes.pqt')
+    """
+    tables, current = [], check_level(level)
+    while current is not None:
+        tables.append(TAXONOMY_TABLE[current])
+        current = PARENT[current]
+    return (volume_file(level), labels_file(level), *tables)
+
+
+# --- the .npy header ---------------------------------------------------------------
+def parse_header(head: bytes, where: str) -> tuple[tuple[int, ...], np.dtype, int]:
+    """Shape, dtype and data offset of a ``.npy`` file from its first bytes.
+
+    Parameters
+    ----------
+    head : bytes
+        The first bytes of the file (at least the whole header).
+    where : str
+        The file, named in messages.
+
+    Returns
+    -------
+    shape : tuple of int
+    dtype : numpy.dtype
+    offset : int
+        Byte offset of the first item.
+
+    Raises
+    ------
+    ValueError
+        If the bytes are not a ``.npy`` header, the array is Fortran ordered, or
+        holds Python objects (which would need unpickling: refused).
+
+    Examples
+    --------
+    >>> buf = io.BytesIO()
+    >>> np.save(buf, np.zeros((2, 3), dtype="<f2"))
+    >>> parse_header(buf.getvalue(), "x.npy")
+    ((2, 3), dtype('float16'), 128)
+    """
+    f = io.BytesIO(head)
+    try:
+        version = npy_format.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = npy_format.read_array_header_1_0(f)
+        else:
+            shape, fortran, dtype = npy_format.read_array_header_2_0(f)
+    except (ValueError, EOFError, SyntaxError) as err:
+        raise ValueError(
+            f"Cannot read {where!r} as a .npy file ({err}): the file is damaged, incomplete "
+            "or not a volume of the release. Download it again."
+        ) from err
+    if dtype.hasobject:
+        raise ValueError(
+            f"{where!r} holds Python objects (dtype {dtype}), which only unpickling could "
+            "read; agea-xr never unpickles. The release's volumes are float arrays: "
+            "replace the file with the published one."
+        )
+    if fortran:
+        raise ValueError(
+            f"{where!r} is stored in Fortran order; the release's volumes are C order "
+            "(one item after another). Replace the file with the published one."
+        )
+    return tuple(int(n) for n in shape), dtype, f.tell()
+
+
+def volume_header(head: bytes, where: str) -> tuple[tuple[int, ...], np.dtype, int, int]:
+    """The header of a volume of items on the AGEA grid, checked, and the file's size.
+
+    Parameters
+    ----------
+    head : bytes
+        The first bytes of the file (4 kB hold any header of the release).
+    where : str
+        The file, named in messages.
+
+    Returns
+    -------
+    shape : tuple of int
+        ``(items, 58, 41, 67)``.
+    dtype : numpy.dtype
+    offset : int
+        Byte offset of the first item.
+    size : int
+        Bytes the whole file has: ``offset`` plus every item's.
+
+    Raises
+    ------
+    ValueError
+        As :func:`parse_header`, or if the shape is not ``(items, 58, 41, 67)``.
+
+    Examples
+    --------
+    >>> buf = io.BytesIO()
+    >>> np.save(buf, np.zeros((2, *layout.GRID_SHAPE), dtype="<f2"))
+    >>> volume_header(buf.getvalue()[:4096], "x.npy")[3] == len(buf.getvalue())
+    True
+    """
+    shape, dtype, offset = parse_header(head, where)
+    if len(shape) != 4 or shape[1:] != layout.GRID_SHAPE:
+        raise ValueError(
+            f"{where!r} has shape {shape}; a volume of items on the AGEA grid is "
+            f"(items, {', '.join(map(str, layout.GRID_SHAPE))}) (ml, dv, ap)."
+        )
+    return shape, dtype, offset, offset + int(np.prod(shape)) * dtype.itemsize

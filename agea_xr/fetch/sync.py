@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from .. import layout
-from .._files import remove
-from . import hashes
 from .adopt import cached_source, iblatlas_cache, use_iblatlas
 from .location import (
     OFFLINE_ENV,
@@ -27,118 +24,32 @@ from .location import (
     folder_version,
     lock,
     needed,
-    now,
     read_manifest,
     write_manifest,
     write_version_marker,
 )
 from .location import cache_dir as _cache_dir
-from .plan import UNVERIFIED, complete_folder, download_action, expected_sha256
+from .plan import complete_folder
+from .steps import CacheReport, current_files, fetch_recorded, listing, recheck, unverified
 
 __all__ = ["CacheReport", "cached_source", "download", "ensure", "sync"]
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass
-class CacheReport:
-    """What :func:`sync` found and did.
+def _is_release_file(own: Path, variant: str) -> Callable[[Path, Mapping[str, Any]], bool]:
+    """Recorded files of the ``variant`` release: in the cache folder itself or outside it.
 
-    Attributes
-    ----------
-    folder : pathlib.Path
-        The folder holding the verified release (the cache, or iblatlas' copy).
-    source : str
-        The release URL.
-    version : str
-        The release version (its ``<date>.version`` marker).
-    downloaded : list of str
-        Files transferred now.
-    current : list of str
-        Files already in the cache and current.
-    checked : list of str
-        Files whose sha256 was re-verified (``check=True``).
-    removed : list of str
-        Files that failed re-verification and were removed (or, outside the
-        cache folder, no longer used).
-    unverified : list of str
-        Files in use whose content could not be verified against the server (a
-        multipart ETag whose part size is not found): kept, never counted as verified.
-    missing : list of str
-        Files of the variant the cache does not hold (``offline=True`` only: nothing
-        is downloaded then).
-    reused_iblatlas : bool
-        Whether iblatlas' existing copy is the one in use.
-    offline : bool
-        Whether the source was left alone (``offline=True``).
+    (The subfolders of the cache hold the cell-type and lipid files, and the grid
+    label beside them: :func:`agea_xr.fetch.sync_volumes` checks those.)
     """
+    names = needed(variant)
 
-    folder: Path
-    source: str
-    version: str
-    downloaded: list[str] = field(default_factory=list)
-    current: list[str] = field(default_factory=list)
-    checked: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    unverified: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-    reused_iblatlas: bool = False
-    offline: bool = False
+    def keep(path: Path, entry: Mapping[str, Any]) -> bool:
+        in_subfolder = path.parent != own and path.is_relative_to(own)
+        return entry.get("name") in names and not in_subfolder
 
-    @property
-    def was_current(self) -> bool:
-        """Whether nothing had to be downloaded (nor is missing)."""
-        return not self.downloaded and not self.missing
-
-    def summary(self) -> str:
-        """One line per fact: checked, removed, unverified, missing, downloaded."""
-        lines = []
-        for label, names in (
-            ("checked (sha256)", self.checked),
-            ("failed verification, removed", self.removed),
-            ("unverified (the server's ETag could not be checked)", self.unverified),
-            ("missing (not downloaded: offline)", self.missing),
-            ("downloaded", self.downloaded),
-        ):
-            if names:
-                lines.append(f"{label}: {', '.join(names)}")
-        return "\n".join(lines)
-
-
-def _recheck(
-    manifest: dict[str, Any], variant: str, own: Path, progress: bool, report: CacheReport
-) -> None:
-    """Re-hash the recorded files of ``variant``; remove or forget those that differ."""
-    for key in list(manifest["files"]):
-        entry = manifest["files"][key]
-        path = Path(key)
-        if entry.get("name") not in needed(variant) or not path.is_file():
-            continue
-        got = hashes.hash_file(path, progress=progress, desc=path.name)
-        report.checked.append(path.name)
-        wrong = [e for e in expected_sha256(entry, path.name) if e != got]
-        if not wrong:
-            continue
-        logger.warning(
-            "%s failed verification: expected sha256 %s, got %s; %s.",
-            path,
-            wrong[0],
-            got,
-            "removed" if path.parent == own else "no longer used (not ours to delete)",
-        )
-        if path.parent == own:
-            remove(path)
-        del manifest["files"][key]
-        report.removed.append(path.name)
-
-
-def _unverified(manifest: Mapping[str, Any], folder: Path, variant: str) -> list[str]:
-    files = manifest["files"]
-    return [
-        n
-        for n in needed(variant)
-        if (files.get(str(folder / n)) or {}).get("verified") == UNVERIFIED
-    ]
+    return keep
 
 
 def _check_offline(
@@ -162,7 +73,7 @@ def _check_offline(
     report.reused_iblatlas = report.folder != folder
     if report.version == "unknown":
         report.version = folder_version(report.folder)
-    report.unverified = _unverified(manifest, report.folder, variant)
+    report.unverified = unverified(manifest, report.folder, needed(variant))
     return report
 
 
@@ -209,8 +120,7 @@ def sync(
     (True, [], [])
     """
     from ..release import read_table
-    from ..remote import is_official, list_release, normalize_url
-    from .transfer import fetch_file
+    from ..remote import is_official, normalize_url
 
     binary = layout.binary_file(variant)  # validates variant first
     url = normalize_url(source)
@@ -220,20 +130,11 @@ def sync(
         manifest = read_manifest(folder)
         report = CacheReport(folder=folder, source=url, version="unknown")
         if check:
-            _recheck(manifest, variant, folder, progress, report)
+            recheck(manifest, _is_release_file(folder, variant), folder, progress, report)
             write_manifest(folder, manifest)
         if offline:
             return _check_offline(manifest, variant, folder, report)
-        try:
-            release = list_release(url, storage_options)
-        except ConnectionError as err:
-            if not check:
-                raise
-            raise ConnectionError(
-                f"{err} The local check ran first: {report.summary() or 'nothing to check'}"
-                f". Pass offline=True (`agea-xr download --check --offline`) to only "
-                "check the cache."
-            ) from err
+        release = listing(url, storage_options, check, report)
         report.version = release.version
         if binary not in release.files:
             raise FileNotFoundError(
@@ -241,22 +142,10 @@ def sync(
                 f"{sorted(release.files)}). Choose the other variant or another source."
             )
         names = [n for n in needed(variant) if n in release.files]
-        entries = manifest["files"]
-        current = [
-            n
-            for n in names
-            if download_action(
-                entries.get(str(folder / n)),
-                file_stat(folder / n),
-                release.files[n],
-                url,
-                release.version,
-            )
-            == "current"
-        ]
+        current = current_files(manifest, folder, names, release)
         if len(current) == len(names):
             report.current = current
-            report.unverified = _unverified(manifest, folder, variant)
+            report.unverified = unverified(manifest, folder, needed(variant))
             return report
 
         if is_official(url):
@@ -272,36 +161,22 @@ def sync(
             if name in current:
                 report.current.append(name)
                 continue
-            remote = release.files[name]
-            pin_size, pin_sha = layout.PINNED.get(name, (None, None)) if pinned else (None, None)
-            expected_size = pin_size
+            expected_size = None
             if name == binary:
                 expected_size = len(read_table(folder)) * layout.VOLUME_BYTES
-            fetched = fetch_file(
-                release.fs,
-                remote,
-                folder / name,
-                url=f"{url}/{name}",
+            fetch_recorded(
+                release,
+                name,
+                folder,
+                folder,
+                manifest,
+                pinned=pinned,
                 expected_size=expected_size,
-                expected_sha256=pin_sha,
                 progress=progress,
             )
-            entries[str(folder / name)] = {
-                "name": name,
-                "size": fetched.size,
-                "sha256": fetched.sha256,
-                "verified": fetched.verified,
-                "version": release.version,
-                "source": url,
-                "endpoint_url": release.options.get("endpoint_url"),
-                "etag": remote.etag,
-                "time": now(),
-            }
-            (manifest.get("rejected") or {}).pop(str(folder / name), None)
-            write_manifest(folder, manifest)
             report.downloaded.append(name)
         write_version_marker(folder, release.version)
-        report.unverified = _unverified(manifest, folder, variant)
+        report.unverified = unverified(manifest, folder, needed(variant))
     return report
 
 

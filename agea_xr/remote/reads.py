@@ -9,7 +9,7 @@ truncated).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,7 +75,10 @@ class RemoteRelease:
 
 
 def list_release(
-    url: str | os.PathLike, storage_options: Mapping[str, Any] | None = None
+    url: str | os.PathLike,
+    storage_options: Mapping[str, Any] | None = None,
+    *,
+    names: Collection[str] | None = None,
 ) -> RemoteRelease:
     """List a release folder: sizes, ETags and the version marker, in one request.
 
@@ -85,6 +88,11 @@ def list_release(
         fsspec URL (or local path) of the folder.
     storage_options : mapping, optional
         Passed through :func:`storage_options_for`.
+    names : collection of str, optional
+        The files to list (e.g. the cell-type files of one level), whether or not
+        the folder holds them: ``files`` then has those it holds, and a folder that
+        does not exist lists none. Default: the AGEA release files, the table
+        required.
 
     Returns
     -------
@@ -98,7 +106,8 @@ def list_release(
     PermissionError
         If no S3 credentials were found (the message says whether ``anon=True`` helps).
     FileNotFoundError
-        If the folder does not exist or holds no AGEA table.
+        If the folder does not exist or holds no AGEA table (AGEA files only, the
+        default ``names``).
 
     Examples
     --------
@@ -123,7 +132,7 @@ def list_release(
         name = entry["name"].rstrip("/").rsplit("/", 1)[-1]
         if name.endswith(layout.VERSION_SUFFIX):
             versions.append(name)
-        elif name in layout.FILES:
+        elif name in (layout.FILES if names is None else names):
             etag = entry.get("ETag") or entry.get("etag")
             release.files[name] = RemoteFile(
                 name=name,
@@ -132,7 +141,7 @@ def list_release(
                 etag=str(etag).strip('"') if etag else None,
             )
     release.version = layout.newest_version(versions)
-    if layout.TABLE_FILE not in release.files:
+    if names is None and layout.TABLE_FILE not in release.files:
         found = sorted(e["name"].rsplit("/", 1)[-1] for e in entries)
         raise FileNotFoundError(
             f"No AGEA release at {text!r}{_endpoint(options)}: it holds "

@@ -3,7 +3,7 @@
 A volume file of the MERFISH or lipid release is a standard ``.npy`` file of
 shape ``(items, 58, 41, 67)``, C order: item ``i`` is one contiguous run of
 ``159,326 * itemsize`` bytes after the header. :class:`ItemFile` parses the
-header (numpy's own ``numpy.lib.format`` readers, from the first bytes only),
+header (:func:`agea_xr.volumes_layout.volume_header`, from the first bytes only),
 then reads runs of items from a local file or any fsspec URL (one ranged
 request per run), in the style of :class:`agea_xr.reader.ExperimentFile`.
 :class:`ItemArray` exposes them to xarray as a lazily indexed ``BackendArray``.
@@ -20,74 +20,18 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from numpy.lib import format as npy_format
 from xarray.backends import BackendArray
 from xarray.core import indexing
 
 from .. import layout
 from ..reader import RangeFile, runs
 from ..remote import is_url, read_range
+from ..volumes_layout import parse_header, volume_header
 
 __all__ = ["ItemArray", "ItemFile", "parse_header", "read_small_npy"]
 
 #: Bytes read first to parse a header (numpy pads headers to 64 bytes; 128 is usual).
 _HEAD = 4096
-
-
-def parse_header(head: bytes, where: str) -> tuple[tuple[int, ...], np.dtype, int]:
-    """Shape, dtype and data offset of a ``.npy`` file from its first bytes.
-
-    Parameters
-    ----------
-    head : bytes
-        The first bytes of the file (at least the whole header).
-    where : str
-        The file, named in messages.
-
-    Returns
-    -------
-    shape : tuple of int
-    dtype : numpy.dtype
-    offset : int
-        Byte offset of the first item.
-
-    Raises
-    ------
-    ValueError
-        If the bytes are not a ``.npy`` header, the array is Fortran ordered, or
-        holds Python objects (which would need unpickling: refused).
-
-    Examples
-    --------
-    >>> buf = io.BytesIO()
-    >>> np.save(buf, np.zeros((2, 3), dtype="<f2"))
-    >>> parse_header(buf.getvalue(), "x.npy")
-    ((2, 3), dtype('float16'), 128)
-    """
-    f = io.BytesIO(head)
-    try:
-        version = npy_format.read_magic(f)
-        if version == (1, 0):
-            shape, fortran, dtype = npy_format.read_array_header_1_0(f)
-        else:
-            shape, fortran, dtype = npy_format.read_array_header_2_0(f)
-    except (ValueError, EOFError, SyntaxError) as err:
-        raise ValueError(
-            f"Cannot read {where!r} as a .npy file ({err}): the file is damaged, incomplete "
-            "or not a volume of the release. Download it again."
-        ) from err
-    if dtype.hasobject:
-        raise ValueError(
-            f"{where!r} holds Python objects (dtype {dtype}), which only unpickling could "
-            "read; agea-xr never unpickles. The release's volumes are float arrays: "
-            "replace the file with the published one."
-        )
-    if fortran:
-        raise ValueError(
-            f"{where!r} is stored in Fortran order; the release's volumes are C order "
-            "(one item after another). Replace the file with the published one."
-        )
-    return tuple(int(n) for n in shape), dtype, f.tell()
 
 
 def read_small_npy(data: bytes, where: str) -> np.ndarray:
@@ -161,14 +105,8 @@ class ItemFile(RangeFile):
     ) -> None:
         super().__init__(location, storage_options)
         head, size = self._head()
-        shape, dtype, offset = parse_header(head, self.location)
-        if len(shape) != 4 or shape[1:] != layout.GRID_SHAPE:
-            raise ValueError(
-                f"{self.location!r} has shape {shape}; a volume of items on the AGEA grid is "
-                f"(items, {', '.join(map(str, layout.GRID_SHAPE))}) (ml, dv, ap)."
-            )
+        shape, dtype, offset, expected = volume_header(head, self.location)
         self.shape, self.dtype, self.offset = shape, dtype, offset
-        expected = offset + int(np.prod(shape)) * dtype.itemsize
         if size < expected:
             raise ValueError(
                 f"{self.location!r} has {size:,} bytes, its header announces {shape[0]:,} "

@@ -163,7 +163,7 @@ def open_cell_types(
             "include_non_neuronal applies to variant='processed' only: the raw variant "
             "keeps every type (select them with ct.where(~ct.non_neuronal, drop=True))."
         )
-    needed = (vl.volume_file(level), vl.labels_file(level), vl.TAXONOMY_TABLE[level])
+    needed = vl.cell_type_files(level)  # the ancestors' tables too: their names are coords
     folder, options = find_folder(source, vl.MERFISH_FOLDER, needed, storage_options)
     ids = read_ids(folder, vl.labels_file(level), options)
     volume = ItemFile(join(folder, vl.volume_file(level)), options)
@@ -262,8 +262,7 @@ def open_lipids(
     >>> open_lipids(folder, min_reliability=0.6).sizes["lipid"]
     7
     """
-    needed = (vl.LIPID_FILE, vl.LIPID_TABLE)
-    folder, options = find_folder(source, vl.LIPIDS_FOLDER, needed, storage_options)
+    folder, options = find_folder(source, vl.LIPIDS_FOLDER, vl.LIPID_FILES, storage_options)
     table = read_table(folder, vl.LIPID_TABLE, options)
     absent = [c for c in vl.LIPID_COLUMNS if c not in table.columns]
     if absent:
