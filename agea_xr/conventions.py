@@ -46,9 +46,12 @@ __all__ = [
     "COORD_ATTRS",
     "TITLE",
     "attributes",
+    "count_attributes",
     "expression_attributes",
     "global_attributes",
     "history_entry",
+    "item_attributes",
+    "items_name",
     "restore_attributes",
     "update_attributes",
 ]
@@ -288,6 +291,76 @@ def expression_attributes(
     elif not masked:
         attrs["comment"] = _MEASURES[measure] + _MISSING_RAW
     return attrs
+
+
+#: Words of the gene analyses' attributes -> their wording on another item variable
+#: (None: the variable's name).
+_ON_ITEMS = (
+    ("(-1 in the release files, NaN once decoded)", "(NaN)"),
+    ("expression energy", None),
+    ("expression", None),
+)
+
+
+def items_name(item: str) -> str:
+    """The name of a count of items, as ``n_experiments`` counts experiments.
+
+    >>> items_name("cell_type"), items_name("lipid")
+    ('cell_types', 'lipids')
+    """
+    return f"{item}s"
+
+
+def count_attributes(item: str) -> dict[str, Any]:
+    """CF attributes of ``n_<items>``: how many items contributed (``n_experiments`` for genes).
+
+    >>> count_attributes("cell_type")["long_name"]
+    'number of cell types contributing'
+    """
+    if item == layout.EXPERIMENT:
+        return attributes("n_experiments")
+    words = items_name(item).replace("_", " ")
+    return {"long_name": f"number of {words} contributing", "units": "1"}
+
+
+def item_attributes(attrs: Mapping[str, Any], variable: str, item: str) -> dict[str, Any]:
+    """The attributes of a gene analysis' result computed on another item variable.
+
+    The analyses of :mod:`agea_xr.analysis` run unchanged on a cell-type or lipid
+    variable (:mod:`agea_xr.analysis.items`); their results then describe that
+    variable: "expression energy" becomes its name, a missing value is NaN (not
+    the release's ``-1``), an ``n_experiments`` or ``min_experiments`` key counts
+    the items (``n_cell_types``), and ``variable`` names what was analysed.
+
+    Parameters
+    ----------
+    attrs : mapping
+        The result's attributes as the gene analysis wrote them.
+    variable : str
+        The item variable (``density``, ``intensity``).
+    item : str
+        Its item dimension (``cell_type``, ``lipid``).
+
+    Returns
+    -------
+    dict
+
+    Examples
+    --------
+    >>> item_attributes({"long_name": "mean expression energy of the measured voxels",
+    ...                  "n_experiments": 8}, "density", "cell_type")
+    {'long_name': 'mean density of the measured voxels', 'n_cell_types': 8, 'variable': 'density'}
+    """
+    out: dict[str, Any] = {}
+    for key, value in attrs.items():
+        if isinstance(value, str):
+            for old, new in _ON_ITEMS:
+                value = value.replace(old, variable if new is None else new)
+        if key in ("n_experiments", "min_experiments"):
+            key = key.removesuffix("experiments") + items_name(item)
+        out[key] = value
+    out["variable"] = variable
+    return out
 
 
 def global_attributes(**extra: Any) -> dict[str, Any]:
