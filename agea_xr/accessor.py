@@ -307,6 +307,7 @@ class AgeaDatasetAccessor(_AgeaAccessor):
         mapping: str = "Allen",
         hemisphere: str | None = None,
         min_experiments: int = 10,
+        variable: str | None = None,
     ) -> xr.DataArray:
         """Correlation map with a seed; see :func:`agea_xr.seed_correlation`."""
         from .analysis import seed_correlation
@@ -318,6 +319,7 @@ class AgeaDatasetAccessor(_AgeaAccessor):
             mapping=mapping,
             hemisphere=hemisphere,
             min_experiments=min_experiments,
+            variable=variable,
         )
 
     def gene_finder(
@@ -333,8 +335,9 @@ class AgeaDatasetAccessor(_AgeaAccessor):
         top: int | None = None,
         n_null: int | None = None,
         random_state: int | np.random.Generator | None = None,
+        variable: str | None = None,
     ) -> pd.DataFrame:
-        """Experiments ranked by enrichment; see :func:`agea_xr.gene_finder`."""
+        """Experiments (or items) ranked by enrichment; see :func:`agea_xr.gene_finder`."""
         from .analysis import gene_finder
 
         return gene_finder(
@@ -349,6 +352,7 @@ class AgeaDatasetAccessor(_AgeaAccessor):
             top=top,
             n_null=n_null,
             random_state=random_state,
+            variable=variable,
         )
 
     def voxel_matrix(
@@ -357,11 +361,14 @@ class AgeaDatasetAccessor(_AgeaAccessor):
         *,
         mapping: str = "Allen",
         hemisphere: str | None = None,
+        variable: str | None = None,
     ) -> xr.DataArray:
-        """The (voxel, experiment) matrix; see :func:`agea_xr.voxel_matrix`."""
+        """The (voxel, experiment or item) matrix; see :func:`agea_xr.voxel_matrix`."""
         from .analysis import voxel_matrix
 
-        return voxel_matrix(self._obj, mask, mapping=mapping, hemisphere=hemisphere)
+        return voxel_matrix(
+            self._obj, mask, mapping=mapping, hemisphere=hemisphere, variable=variable
+        )
 
     def decode(
         self,
@@ -442,8 +449,9 @@ class AgeaDatasetAccessor(_AgeaAccessor):
         n_components: int = 30,
         n_microclusters: int = 200,
         random_state: int | None = None,
+        variable: str | None = None,
     ) -> xr.DataArray:
-        """An expression-defined parcellation; see :func:`agea_xr.clusters`."""
+        """A parcellation by expression (or item) profiles; see :func:`agea_xr.clusters`."""
         from .analysis import clusters
 
         return clusters(
@@ -458,6 +466,7 @@ class AgeaDatasetAccessor(_AgeaAccessor):
             n_components=n_components,
             n_microclusters=n_microclusters,
             random_state=random_state,
+            variable=variable,
         )
 
 

@@ -38,6 +38,7 @@ from ..layout import EXPERIMENT, GRID_DIMS
 from ..regions import check_mapping, label_of, region_ids
 from ._chunks import expression_matrix
 from ._masks import describe, selection_mask
+from .items import on_items
 
 __all__ = ["CLUSTER_METHODS", "agreement", "clusters"]
 
@@ -158,6 +159,10 @@ def _numbered(groups: np.ndarray) -> np.ndarray:
     return order[inverse] + 1
 
 
+@on_items(
+    "volume",
+    genes="selects the experiments of genes: genes only.",
+)
 def clusters(
     ds: xr.Dataset,
     n_clusters: int | Sequence[int] = 20,
@@ -171,6 +176,7 @@ def clusters(
     n_components: int = 30,
     n_microclusters: int = 200,
     random_state: int | None = None,
+    variable: str | None = None,
 ) -> xr.DataArray:
     """Voxels grouped by the similarity of their expression profiles: an expression parcellation.
 
@@ -182,11 +188,15 @@ def clusters(
     Parameters
     ----------
     ds : xarray.Dataset
-        An AGEA dataset (``label`` needed for region masks and the default mask).
+        An AGEA dataset (``label`` needed for region masks and the default mask),
+        or a cell-type or lipid dataset (:func:`agea_xr.open_cell_types`,
+        :func:`agea_xr.open_lipids`): voxels are then grouped by their profiles
+        across its items.
     n_clusters : int or sequence of int, default 20
         Clusters to cut the tree into; a sequence keeps several levels (one tree).
     genes : str or iterable of str, optional
-        Use only these genes' experiments. Default: all experiments.
+        Use only these genes' experiments. Default: all experiments. Genes only
+        (on items, select them first: ``ct.sel(cell_type=[...])``).
     mask : str, int, list of them, or boolean volume, optional
         The voxels clustered: region acronyms or ids, or a boolean ``(ml, dv,
         ap)`` volume. Default: every labelled (non-void) voxel.
@@ -207,6 +217,11 @@ def clusters(
     random_state : int, optional
         Seeds the SVD and k-means: a fixed value gives the same labels on any
         scheduler (threaded or ``dask.distributed``).
+    variable : str, optional
+        Analyse another ``(item, ml, dv, ap)`` variable than ``expression``: the
+        ``density`` of :func:`agea_xr.open_cell_types`, the ``intensity`` of
+        :func:`agea_xr.open_lipids` (the default for a dataset without
+        ``expression``: its one such variable).
 
     Returns
     -------
@@ -218,13 +233,15 @@ def clusters(
         ``n_experiments``, ``n_components``, ``explained_variance_ratio`` (of the
         components kept, over the profiles' total), ``linkage`` (the tree over
         the micro-clusters flattened from scipy's ``(n - 1, 4)`` linkage format:
-        ``np.reshape(attrs["linkage"], (-1, 4))``), ``random_state``.
+        ``np.reshape(attrs["linkage"], (-1, 4))``), ``random_state``. On items,
+        ``n_experiments`` counts them (``n_cell_types``, ``n_lipids``) and
+        ``variable`` names the variable.
 
     Raises
     ------
     ValueError
         For an unknown method, a mask without voxels, fewer than 2 experiments,
-        or ``n_clusters`` outside 1 .. the number of voxels.
+        ``n_clusters`` outside 1 .. the number of voxels, or ``genes`` on items.
     KeyError
         For an unknown gene or region.
 

@@ -20,6 +20,7 @@ from .._choices import check_count
 from ..layout import EXPERIMENT, GRID_DIMS
 from ..maps import read_map
 from .finder import gene_finder
+from .items import genes_only
 from .regions import region_expression
 from .similar import similar_genes
 
@@ -88,6 +89,12 @@ def _region_ranking(ds: xr.Dataset, grid_map: xr.DataArray, mapping: str) -> pd.
     return table
 
 
+@genes_only(
+    "ranks genes (its result's genes table, from similar_genes or gene_finder)",
+    "read the map with agea_xr.read_map(map), then rank the items with "
+    "agea_xr.similar(grid_map, ds) (a continuous map) or ds.agea.gene_finder(grid_map) "
+    "(a boolean one), and the regions with ds.agea.region_expression().",
+)
 def decode(
     ds: xr.Dataset,
     map: str | os.PathLike | xr.DataArray | np.ndarray,
@@ -125,7 +132,8 @@ def decode(
     Parameters
     ----------
     ds : xarray.Dataset
-        An AGEA dataset with ``expression`` and ``label``.
+        An AGEA dataset with ``expression`` and ``label``. Gene-specific: a
+        cell-type or lipid dataset is refused (the message says what to use).
     map : str, os.PathLike, xarray.DataArray or numpy.ndarray
         The map; see :func:`agea_xr.read_map`.
     mask : str, int, list of them, or boolean volume, optional
@@ -161,7 +169,7 @@ def decode(
     ------
     ValueError
         For a map that cannot be read onto the grid (see :func:`agea_xr.read_map`), a
-        label map, an empty mask, or bad counts.
+        label map, an empty mask, bad counts, or a cell-type or lipid dataset.
 
     Examples
     --------

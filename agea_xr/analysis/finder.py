@@ -15,6 +15,7 @@ from ..layout import EXPERIMENT
 from ..regions import check_mapping
 from ._chunks import expression_matrix, group_sums, segment_sums
 from ._masks import describe, selection_mask
+from .items import on_items
 from .nulls import decompose
 from .stats import null_pass, q_values, spatial_p
 
@@ -46,6 +47,7 @@ def _effects(count_t, sum_t, sq_t, count_c, sum_c, sq_c, min_voxels: int) -> dic
     }
 
 
+@on_items("table", per_gene="pools the experiments of each gene into one row: genes only.")
 def gene_finder(
     ds: xr.Dataset,
     target: str | int | Iterable[str | int] | xr.DataArray | np.ndarray,
@@ -59,8 +61,9 @@ def gene_finder(
     top: int | None = None,
     n_null: int | None = None,
     random_state: int | np.random.Generator | None = None,
+    variable: str | None = None,
 ) -> pd.DataFrame:
-    """Rank experiments (or genes) by their enrichment in a target region.
+    """Rank experiments (or genes, cell types, lipids) by their enrichment in a target region.
 
     After Ng et al. (2009)'s AGEA gene finder. For every experiment, over its
     measured voxels only: mean expression in the target and in the contrast
@@ -78,7 +81,9 @@ def gene_finder(
     Parameters
     ----------
     ds : xarray.Dataset
-        An AGEA dataset with ``expression`` and ``label``.
+        An AGEA dataset with ``expression`` and ``label``, or a cell-type or lipid
+        dataset (:func:`agea_xr.open_cell_types`, :func:`agea_xr.open_lipids`):
+        its items are then ranked.
     target : str, int, list of them, or boolean volume
         Acronyms or Allen ids (descendants included, see
         :func:`agea_xr.regions.region_mask`), or a boolean ``(ml, dv, ap)`` mask.
@@ -92,7 +97,7 @@ def gene_finder(
         Restrict target and contrast to one hemisphere.
     per_gene : bool, default False
         Pool each gene's experiments (their measured voxels together): one row
-        per gene, with ``n_experiments`` and ``experiments`` (the ids).
+        per gene, with ``n_experiments`` and ``experiments`` (the ids). Genes only.
     min_voxels : int, default 3
         Rows with fewer measured voxels in the target or the contrast get NaN
         ``fold_change`` and ``effect_size`` and rank last.
@@ -117,6 +122,11 @@ def gene_finder(
         ``effect_size`` is NaN. Same pass over the data.
     random_state : int or numpy.random.Generator, optional
         Seed of the nulls.
+    variable : str, optional
+        Analyse another ``(item, ml, dv, ap)`` variable than ``expression``: the
+        ``density`` of :func:`agea_xr.open_cell_types`, the ``intensity`` of
+        :func:`agea_xr.open_lipids` (the default for a dataset without
+        ``expression``: its one such variable).
 
     Returns
     -------
@@ -126,13 +136,17 @@ def gene_finder(
         ``fold_change``, ``effect_size``, ``n_target``, ``n_contrast`` (measured
         voxels), and ``p_spatial``, ``q`` with ``n_null``. ``attrs`` records
         target, contrast and voxel counts. With no
-        experiment selected, the table has these columns and no row.
+        experiment selected, the table has these columns and no row. On items:
+        ``rank``, the item (``cell_type``, ``lipid``) instead of ``gene`` and
+        ``experiment``, the same statistics, then the items' coordinates
+        (``class``, ``color``, ``reliability``, ...); ``attrs`` add ``variable``.
 
     Raises
     ------
     ValueError
         If the target or contrast has no voxel, for an unknown ``sort_by`` or
-        hemisphere, or a negative or fractional ``top`` or ``min_voxels``.
+        hemisphere, a negative or fractional ``top`` or ``min_voxels``, or
+        ``per_gene`` on items.
     TypeError
         If ``top`` or ``min_voxels`` is not a number.
     KeyError

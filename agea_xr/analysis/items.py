@@ -3,27 +3,48 @@
 The gene analyses run on an ``expression`` variable over ``experiment``. A
 cell-type or lipid Dataset (:func:`agea_xr.open_cell_types`,
 :func:`agea_xr.open_lipids`) holds the same kind of stack over another item
-dimension; :func:`item_dataset` presents one such variable under the gene
-names (a view: nothing is copied or read), so :func:`region_expression` and
-:func:`similar` reuse the one pass of :mod:`agea_xr.analysis._chunks` and the
-pairwise kernel of :mod:`agea_xr.analysis._pairwise` unchanged.
+dimension. This module is the one place that knows it: :func:`item_view`
+presents such a variable under the gene names (a view: nothing is copied or
+read), so the analyses reuse the one pass of :mod:`agea_xr.analysis._chunks`
+and their kernels unchanged, and :class:`ItemView` names their results back by
+the items (``cell_type``, ``lipid``, with the items' coordinates). The
+analyses declare how with a decorator: :func:`on_items` (region matrices, seed
+correlation, the gene finder, the voxel matrix, clusters) or
+:func:`genes_only` (the gene-specific ones, which refuse an item dataset and
+say what to use).
 
 :func:`similar` is the cross-modal search: the cell types (or lipids) whose maps
 match a gene's map (or any map), ranked by Pearson (or Spearman) r over the
-voxels where both have values.
+voxels where both have values, with spatial p and q on request.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..conventions import count_attributes, item_attributes, items_name
 from ..layout import EXPERIMENT, GRID_DIMS
 
-__all__ = ["item_coords", "item_dataset", "item_variable", "similar"]
+__all__ = [
+    "ItemView",
+    "genes_only",
+    "is_items",
+    "item_coords",
+    "item_variable",
+    "item_view",
+    "on_items",
+    "similar",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def item_variable(ds: xr.Dataset, variable: str | None = None) -> tuple[str, str]:
@@ -56,11 +77,7 @@ def item_variable(ds: xr.Dataset, variable: str | None = None) -> tuple[str, str
             f"The item analyses need a Dataset (with 'label'), got {type(ds).__name__}: call "
             "them on the Dataset that holds the variable (ct.agea..., lp.agea...)."
         )
-    stacks = [
-        str(name)
-        for name, var in ds.data_vars.items()
-        if var.ndim == len(GRID_DIMS) + 1 and set(GRID_DIMS) <= set(var.dims)
-    ]
+    stacks = [str(name) for name, var in ds.data_vars.items() if _is_stack(var)]
     if variable is None:
         if len(stacks) != 1:
             raise ValueError(
@@ -82,9 +99,94 @@ def item_coords(ds: xr.Dataset, item: str) -> list[str]:
     return [str(c) for c, v in ds.coords.items() if v.dims == (item,) and c != item]
 
 
-def item_dataset(
-    ds: xr.Dataset, variable: str | None = None, *, genes: bool = False
-) -> tuple[xr.Dataset, str, str]:
+def is_items(ds: Any, variable: str | None = None) -> bool:
+    """Whether an analysis of ``ds`` runs on an item variable rather than on ``expression``.
+
+    True for ``variable=`` naming another variable than ``expression``, and for a
+    Dataset without ``expression`` that holds an ``(item, ml, dv, ap)`` variable
+    (:func:`agea_xr.open_cell_types`, :func:`agea_xr.open_lipids`). Anything else
+    goes to the gene analysis itself (and its own checks).
+    """
+    if variable not in (None, "expression"):
+        return True
+    return (
+        isinstance(ds, xr.Dataset)
+        and "expression" not in ds.data_vars
+        and any(_is_stack(var) for var in ds.data_vars.values())
+    )
+
+
+def _is_stack(var: xr.DataArray) -> bool:
+    return var.ndim == len(GRID_DIMS) + 1 and set(GRID_DIMS) <= set(var.dims)
+
+
+@dataclass(frozen=True)
+class ItemView:
+    """An item dataset seen by the gene analyses, and their results named back by the items.
+
+    Attributes
+    ----------
+    ds : xarray.Dataset
+        The item dataset (cell types, lipids, a user's stack).
+    genes : xarray.Dataset
+        The same data as an AGEA-like dataset, a view (a rename: nothing read):
+        ``expression`` ``(experiment, ml, dv, ap)`` with the item's position as
+        ``experiment`` and its name (the item coordinate, else the position) as
+        ``gene``; ``label`` when ``ds`` has one.
+    variable, item : str
+        The item variable and its dimension.
+    """
+
+    ds: xr.Dataset
+    genes: xr.Dataset
+    variable: str
+    item: str
+
+    def _coords(self, positions: np.ndarray) -> xr.Coordinates:
+        """The item coordinates of ``ds`` (names, colours, parents) at ``positions``."""
+        names = [c for c in (self.item, *item_coords(self.ds, self.item)) if c in self.ds.coords]
+        if not names:
+            return xr.Coordinates()
+        return self.ds.coords.to_dataset()[names].isel({self.item: positions}).coords
+
+    def _attrs(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        return item_attributes(attrs, self.variable, self.item)
+
+    def rows(self, result: xr.DataArray | xr.Dataset) -> xr.DataArray | xr.Dataset:
+        """A result along ``experiment`` (region or voxel matrix), along the items instead."""
+        positions = np.asarray(result[EXPERIMENT].values)
+        result = result.drop_vars([c for c in result.coords if EXPERIMENT in result[c].dims])
+        result = result.rename({EXPERIMENT: self.item}).assign_coords(self._coords(positions))
+        arrays = result.data_vars.values() if isinstance(result, xr.Dataset) else [result]
+        for array in arrays:
+            array.attrs = self._attrs(array.attrs)
+        if isinstance(result, xr.DataArray) and result.name == "expression":
+            result = result.rename(self.variable)
+        return result
+
+    def table(self, table: pd.DataFrame) -> pd.DataFrame:
+        """A table with ``gene`` and ``experiment`` columns with the item and its coordinates."""
+        coords = self._coords(table[EXPERIMENT].to_numpy())
+        out = table.drop(columns=["gene", EXPERIMENT])
+        name = coords[self.item].values if self.item in coords else table[EXPERIMENT].to_numpy()
+        out.insert(1 if "rank" in out else 0, self.item, name)
+        for c in item_coords(self.ds, self.item):
+            out[c] = coords[c].values
+        out.attrs = {**table.attrs, "variable": self.variable}
+        return out
+
+    def volume(self, result: xr.DataArray) -> xr.DataArray:
+        """A grid result (seed map, clusters): its counts of experiments count the items."""
+        if "n_experiments" in result.coords:
+            count = result["n_experiments"].variable.copy()
+            count.attrs = count_attributes(self.item)
+            result = result.drop_vars("n_experiments")
+            result = result.assign_coords({f"n_{items_name(self.item)}": count})
+        result.attrs = self._attrs(result.attrs)
+        return result
+
+
+def item_view(ds: xr.Dataset, variable: str | None = None) -> ItemView:
     """``ds``'s item variable as an ``expression`` over ``experiment``, for the gene analyses.
 
     Parameters
@@ -94,46 +196,123 @@ def item_dataset(
         region tools).
     variable : str, optional
         See :func:`item_variable`.
-    genes : bool, default False
-        Also give the item names as a ``gene`` coordinate (for the functions that
-        label their rows with genes).
 
     Returns
     -------
-    (dataset, variable, item_dim)
-        The view: ``expression`` (experiment, ml, dv, ap) holding the same data (a
-        rename, nothing read), ``label`` when ``ds`` has one, the grid coordinates;
-        ``variant`` "processed" (a stored -1 is a value here, not a missing one).
+    ItemView
+        ``genes`` holds ``variant`` "processed" (a stored -1 is a value here, not a
+        missing one), except for AGEA's own ``expression``, which keeps its variant.
     """
     variable, item = item_variable(ds, variable)
-    values = ds[variable].drop_vars(item_coords(ds, item)).rename({item: EXPERIMENT})
-    if EXPERIMENT not in values.coords:
-        values = values.assign_coords({EXPERIMENT: np.arange(values.sizes[EXPERIMENT])})
+    values = ds[variable]
+    names = values[item].values if item in values.coords else np.arange(values.sizes[item])
+    values = values.drop_vars([c for c in values.coords if item in values[c].dims])
+    values = values.rename({item: EXPERIMENT}).rename("expression")
     data = {"expression": values}
     if "label" in ds.data_vars:
         data["label"] = ds["label"]
-    inner = xr.Dataset(data, attrs={"variant": "processed"})
-    if genes:
-        names = np.asarray(values[EXPERIMENT].values).astype(str).astype(object)
-        inner = inner.assign_coords(gene=(EXPERIMENT, names))
-    return inner, variable, item
+    variant = ds.attrs.get("variant", "raw") if variable == "expression" else "processed"
+    genes = xr.Dataset(data, attrs={"variant": variant}).assign_coords(
+        {
+            EXPERIMENT: np.arange(values.sizes[EXPERIMENT]),
+            "gene": (EXPERIMENT, np.asarray(names).astype(str).astype(object)),
+        }
+    )
+    return ItemView(ds, genes, variable, item)
 
 
-def on_items(function, ds: xr.Dataset, variable: str | None, *args: Any, **kwargs: Any):
-    """``function`` (a region analysis) on ``ds``'s item variable, rows renamed back.
+def _items_in_words(ds: xr.Dataset) -> str:
+    stacks = [
+        f"{n!r} over {next(d for d in v.dims if d not in GRID_DIMS)!r}"
+        for n, v in ds.data_vars.items()
+        if _is_stack(v)
+    ]
+    return " and ".join(stacks)
 
-    The result's ``experiment`` rows become the item dimension, with its
-    coordinates (names, colours, parents) reattached.
+
+def on_items(result: str, **gene_only: str) -> Callable[[F], F]:
+    """Decorator: a gene analysis that also runs on cell types, lipids or any item stack.
+
+    On an AGEA dataset the analysis runs as written. On a dataset whose analysed
+    variable is another ``(item, ml, dv, ap)`` stack (:func:`is_items`), it runs
+    unchanged on :func:`item_view`'s ``genes`` (one pass, same kernels), and its
+    result is named back by the items (:class:`ItemView`'s ``rows``, ``table`` or
+    ``volume``), with the attributes of :func:`agea_xr.conventions.item_attributes`.
+
+    Parameters
+    ----------
+    result : {"rows", "table", "volume"}
+        What the analysis returns: rows along ``experiment``, a table with ``gene``
+        and ``experiment`` columns, or a grid volume.
+    **gene_only : str
+        Options that only make sense for genes, with why: given (not None or
+        False) on items, they raise a ValueError naming the function and the fix.
     """
-    inner, variable, item = item_dataset(ds, variable)
-    result = function(inner, *args, **kwargs).rename({EXPERIMENT: item})
-    result = result.assign_coords({c: (item, ds[c].values) for c in item_coords(ds, item)})
-    arrays = result.data_vars.values() if isinstance(result, xr.Dataset) else [result]
-    for array in arrays:
-        array.attrs["variable"] = variable
-        text = array.attrs.get("long_name", "")
-        array.attrs["long_name"] = text.replace("expression energy", variable)
-    return result
+
+    def decorate(function: F) -> F:
+        signature = inspect.signature(function)
+        first = next(iter(signature.parameters))
+
+        @functools.wraps(function)
+        def analysis(*args: Any, **kwargs: Any):
+            bound = signature.bind(*args, **kwargs)
+            variable = bound.arguments.get("variable")
+            if not is_items(bound.arguments[first], variable):
+                return function(*args, **kwargs)
+            view = item_view(bound.arguments[first], variable)
+            for option, why in gene_only.items():
+                value = bound.arguments.get(option)
+                if value is not None and value is not False:
+                    raise ValueError(
+                        f"{function.__name__}({option}={value!r}) {why} This dataset's items are "
+                        f"{view.item!r} ({view.variable!r}): {_remedy(option, view)}"
+                    )
+            bound.arguments[first] = view.genes
+            if "variable" in bound.arguments:
+                bound.arguments["variable"] = None
+            return getattr(view, result)(function(*bound.args, **bound.kwargs))
+
+        return analysis  # type: ignore[return-value]
+
+    return decorate
+
+
+def _remedy(option: str, view: ItemView) -> str:
+    if option == "genes":
+        return f"select the items first, e.g. ds.sel({view.item}=[...]), and leave {option} out."
+    groups = [c for c in item_coords(view.ds, view.item) if c in view.ds.xindexes]
+    by = f"e.g. .groupby({groups[0]!r})" if groups else "by one of their coordinates"
+    return f"leave {option} out (each item has one map), and group the rows yourself ({by})."
+
+
+def genes_only(why: str, instead: str) -> Callable[[F], F]:
+    """Decorator: a gene-specific analysis refuses an item dataset, saying why and what to use.
+
+    Parameters
+    ----------
+    why : str
+        What makes the function gene-specific (it completes "<function>() ...").
+    instead : str
+        What to call on items instead.
+    """
+
+    def decorate(function: F) -> F:
+        signature = inspect.signature(function)
+        first = next(iter(signature.parameters))
+
+        @functools.wraps(function)
+        def analysis(*args: Any, **kwargs: Any):
+            ds = signature.bind(*args, **kwargs).arguments[first]
+            if is_items(ds):
+                raise ValueError(
+                    f"{function.__name__}() is gene-specific: it {why}. This dataset holds "
+                    f"{_items_in_words(ds)}, not gene expression: {instead}"
+                )
+            return function(*args, **kwargs)
+
+        return analysis  # type: ignore[return-value]
+
+    return decorate
 
 
 def similar(
@@ -147,6 +326,8 @@ def similar(
     hemisphere: str | None = None,
     min_voxels: int = 10,
     top: int | None = None,
+    n_null: int | None = None,
+    random_state: int | np.random.Generator | None = None,
 ) -> pd.DataFrame:
     """Items (cell types, lipids) ranked by the spatial correlation of their maps with a map.
 
@@ -165,19 +346,28 @@ def similar(
         ``genes.agea.gene("Pdyn")``; an extra dimension of length 1 is dropped.
     ds : xarray.Dataset
         Items on the grid: :func:`agea_xr.open_cell_types`,
-        :func:`agea_xr.open_lipids` (with ``label`` for region masks).
+        :func:`agea_xr.open_lipids` (with ``label`` for region masks), or an AGEA
+        dataset (its experiments are then the items).
     variable : str, optional
         The item variable (default: the only one, ``density`` or ``intensity``).
     mask, method, mapping, hemisphere, min_voxels, top
         As for :func:`agea_xr.similar_genes`.
+    n_null : int, optional
+        Add ``p_spatial`` (two-sided p of ``r`` against ``n_null`` spatial nulls of
+        the query) and ``q`` (Benjamini-Hochberg over all rows, before ``top``), as
+        :func:`agea_xr.similar_genes` does. Pearson only.
+    random_state : int or numpy.random.Generator, optional
+        Seed of the nulls: the same seed gives the same p as ``similar_genes`` on
+        the same numbers.
 
     Returns
     -------
     pandas.DataFrame
         Ranked by ``r``, highest first (NaN last): ``rank``, the item (e.g.
-        ``cell_type``), ``r``, ``n_voxels``, then the item's coordinates
-        (``class``, ``color``, ``reliability``, ...). ``attrs`` as
-        :func:`agea_xr.similar_genes`, plus ``variable``.
+        ``cell_type``), ``r``, ``n_voxels``, ``p_spatial`` and ``q`` with
+        ``n_null``, then the item's coordinates (``class``, ``color``,
+        ``reliability``, ...). ``attrs`` as :func:`agea_xr.similar_genes`, plus
+        ``variable``.
 
     Raises
     ------
@@ -205,22 +395,17 @@ def similar(
         )
     if isinstance(query, xr.DataArray):
         query = query.drop_vars([c for c in query.coords if c not in query.dims])
-    inner, variable, item = item_dataset(ds, variable, genes=True)
+    view = item_view(ds, variable)
     table = similar_genes(
-        inner,
+        view.genes,
         query,
-        mask=mask,
+        mask,
         method=method,
         mapping=mapping,
         hemisphere=hemisphere,
         min_voxels=min_voxels,
         top=top,
+        n_null=n_null,
+        random_state=random_state,
     )
-    positions = pd.Index(np.asarray(inner[EXPERIMENT].values)).get_indexer(table[EXPERIMENT])
-    out = pd.DataFrame({"rank": table["rank"].to_numpy(), item: table[EXPERIMENT].to_numpy()})
-    out["r"] = table["r"].to_numpy()
-    out["n_voxels"] = table["n_voxels"].to_numpy()
-    for c in item_coords(ds, item):
-        out[c] = np.asarray(ds[c].values)[positions]
-    out.attrs = {**table.attrs, "variable": variable}
-    return out
+    return view.table(table)

@@ -23,6 +23,7 @@ from ..regions import (
 )
 from ._chunks import expression_matrix, group_sums, segment_medians, segment_sums
 from ._region_index import RegionIndex
+from .items import on_items
 
 __all__ = ["HEMISPHERE_CHOICES", "STATS", "region_expression"]
 
@@ -145,6 +146,7 @@ def _attrs(stat: str, common: dict[str, Any], combine_genes: bool) -> dict[str, 
     return {**attrs, **common}
 
 
+@on_items("rows", combine_genes="pools the experiments of each gene: genes only.")
 def region_expression(
     ds: xr.Dataset,
     mapping: str = "Beryl",
@@ -233,15 +235,6 @@ def region_expression(
     """
     import dask.array as dska
 
-    items = isinstance(ds, xr.Dataset) and "expression" not in ds.data_vars
-    if variable not in (None, "expression") or (
-        items and any(v.ndim == 4 for v in ds.data_vars.values())
-    ):
-        if combine_genes:
-            raise ValueError("combine_genes=True pools a gene's experiments: genes only.")
-        from .items import on_items
-
-        return on_items(region_expression, ds, variable, mapping, stat, hemisphere=hemisphere)
     stats = [stat] if isinstance(stat, str) else list(stat)
     if not stats:
         raise ValueError(f"No statistic asked: choose from {', '.join(STATS)}.")

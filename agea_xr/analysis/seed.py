@@ -14,6 +14,7 @@ from ..layout import AP, DV, GRID_DIMS, ML, RESOLUTION_UM
 from ..points import i2xyz, xyz2i
 from ..regions import region_mask
 from ._chunks import experiment_pass, expression_matrix
+from .items import on_items
 
 __all__ = ["seed_correlation"]
 
@@ -173,6 +174,7 @@ def _pearson(moments: np.ndarray, min_experiments: int, seed: dict[str, Any]) ->
     return np.clip(r, -1.0, 1.0)
 
 
+@on_items("volume")
 def seed_correlation(
     ds: xr.Dataset,
     xyz: Sequence[float] | None = None,
@@ -181,6 +183,7 @@ def seed_correlation(
     mapping: str = "Allen",
     hemisphere: str | None = None,
     min_experiments: int = 10,
+    variable: str | None = None,
 ) -> xr.DataArray:
     """Pearson correlation map, across experiments, of every voxel with a seed.
 
@@ -194,7 +197,9 @@ def seed_correlation(
     Parameters
     ----------
     ds : xarray.Dataset
-        An AGEA dataset (``label`` needed only for a seed region).
+        An AGEA dataset (``label`` needed only for a seed region), or a cell-type
+        or lipid dataset (:func:`agea_xr.open_cell_types`,
+        :func:`agea_xr.open_lipids`): the profiles are then across its items.
     xyz : sequence of 3 floats, optional
         Seed point in metres from bregma, IBL order x=ML, y=AP, z=DV; the
         nearest voxel is the seed.
@@ -206,8 +211,13 @@ def seed_correlation(
     hemisphere : {None, "left", "right"}, default None
         Restrict the seed region to one hemisphere.
     min_experiments : int, default 10
-        Voxels with fewer experiments measured at both the voxel and the seed
-        get NaN (at least 2 are always needed).
+        Voxels with fewer experiments (items) measured at both the voxel and the
+        seed get NaN (at least 2 are always needed).
+    variable : str, optional
+        Analyse another ``(item, ml, dv, ap)`` variable than ``expression``: the
+        ``density`` of :func:`agea_xr.open_cell_types`, the ``intensity`` of
+        :func:`agea_xr.open_lipids` (the default for a dataset without
+        ``expression``: its one such variable).
 
     Returns
     -------
@@ -219,7 +229,9 @@ def seed_correlation(
         ``.compute()``. ``attrs``: ``long_name`` ("Pearson r", dimensionless, no
         ``units``), ``valid_range`` [-1, 1], ``description`` (the seed in words),
         ``seed_xyz`` (the seed voxel's centre, metres) or ``seed_region``, and
-        ``min_experiments``.
+        ``min_experiments``. On items, ``n_experiments`` and ``min_experiments``
+        count them (``n_cell_types``, ``min_lipids``) and ``variable`` names the
+        variable.
 
     Raises
     ------

@@ -22,6 +22,7 @@ from ..regions import check_mapping
 from ._chunks import experiment_pass, expression_matrix
 from ._masks import describe, selection_mask
 from ._pairwise import PAIR_FIELDS, pairwise_sums, pearson, prepare_queries, rank_sums
+from .items import genes_only
 from .nulls import decompose
 from .stats import null_pass, q_values, spatial_p
 
@@ -148,6 +149,11 @@ def _fisher_mean(r: pd.Series) -> float:
     return float(np.tanh(z.mean())) if z.size else np.nan
 
 
+@genes_only(
+    "ranks experiments and genes (a gene symbol or experiment id as query, per_gene)",
+    "for the items whose maps match a map, use agea_xr.similar(map, ds) (the same "
+    "correlation; n_null= gives p_spatial and q).",
+)
 def similar_genes(
     ds: xr.Dataset,
     query: str | int | xr.DataArray | np.ndarray,
@@ -179,11 +185,13 @@ def similar_genes(
     ----------
     ds : xarray.Dataset
         An AGEA dataset (``label`` needed for region masks and the default mask).
+        Gene-specific: a cell-type or lipid dataset is refused; rank its items
+        with :func:`agea_xr.similar` (same correlation, same p and q).
     query : str, int, xarray.DataArray or numpy.ndarray
         A gene symbol (its experiment's map; with several experiments, their
         voxel-wise mean, NaN ignored), an experiment id, or any ``(ml, dv, ap)``
-        map on the dataset's grid (a correlation map, a user's map; NaN = no
-        value). An extra dimension of length 1 is dropped.
+        map on the dataset's grid (a correlation map, a cell type's density, a
+        user's map; NaN = no value). An extra dimension of length 1 is dropped.
     mask : str, int, list of them, or boolean volume, optional
         The voxels compared: region acronyms or Allen ids (descendants included,
         see :func:`agea_xr.regions.region_mask`) or a boolean ``(ml, dv, ap)``
@@ -229,7 +237,8 @@ def similar_genes(
     ValueError
         For a map of the wrong shape or grid, a mask without voxels or where the
         query has fewer than ``min_voxels`` values, an unknown method or
-        hemisphere, or a negative or fractional ``min_voxels``/``top``.
+        hemisphere, a negative or fractional ``min_voxels``/``top``, or a
+        cell-type or lipid dataset.
     TypeError
         For a query of another type.
 

@@ -12,6 +12,7 @@ from xarray.core.indexes import PandasMultiIndex
 from ..layout import EXPERIMENT, GRID_DIMS
 from ._chunks import check_dataset, chunked
 from ._masks import describe, selection_mask
+from .items import on_items
 
 __all__ = ["WholeGrid", "voxel_matrix"]
 
@@ -35,19 +36,23 @@ class WholeGrid(pd.MultiIndex):
         return self
 
 
+@on_items("rows")
 def voxel_matrix(
     ds: xr.Dataset,
     mask: str | int | Iterable[str | int] | xr.DataArray | np.ndarray | None = None,
     *,
     mapping: str = "Allen",
     hemisphere: str | None = None,
+    variable: str | None = None,
 ) -> xr.DataArray:
     """The (voxel, experiment) matrix of the brain's voxels, lazily, for scikit-learn work.
 
     Parameters
     ----------
     ds : xarray.Dataset
-        An AGEA dataset.
+        An AGEA dataset, or a cell-type or lipid dataset
+        (:func:`agea_xr.open_cell_types`, :func:`agea_xr.open_lipids`): its items
+        are then the columns.
     mask : str, int, list of them, or boolean volume, optional
         Which voxels: region acronyms or ids (descendants included), or a boolean
         ``(ml, dv, ap)`` volume. Default: every labelled (non-void) voxel.
@@ -55,6 +60,11 @@ def voxel_matrix(
         Mapping used to find regions' voxels.
     hemisphere : {None, "left", "right"}, default None
         Keep one hemisphere.
+    variable : str, optional
+        Analyse another ``(item, ml, dv, ap)`` variable than ``expression``: the
+        ``density`` of :func:`agea_xr.open_cell_types`, the ``intensity`` of
+        :func:`agea_xr.open_lipids` (the default for a dataset without
+        ``expression``: its one such variable).
 
     Returns
     -------
@@ -67,7 +77,8 @@ def voxel_matrix(
         the selected voxels. Missing values stay NaN: drop or impute them before
         PCA or clustering (e.g. ``.fillna(...)``, or keep voxels measured
         everywhere with ``.dropna("voxel")``). With no experiment selected the
-        matrix has 0 columns.
+        matrix has 0 columns. On items: dims ``(voxel, cell_type)`` (or
+        ``lipid``), named after the variable, with the items' coordinates.
 
     Raises
     ------
