@@ -275,7 +275,12 @@ class _AgeaAccessor:
 
 @xr.register_dataset_accessor("agea")
 class AgeaDatasetAccessor(_AgeaAccessor):
-    """``ds.agea``: AGEA tools on a Dataset opened by :func:`agea_xr.open_dataset`."""
+    """``ds.agea``: AGEA tools on a Dataset opened by :func:`agea_xr.open_dataset`.
+
+    Also on the cell types and lipids (:func:`agea_xr.open_cell_types`,
+    :func:`agea_xr.open_lipids`): the region tools and the analyses that make sense
+    on any item axis; the gene-specific ones say what to use instead.
+    """
 
     # --- analyses at atlas scale (agea_xr.analysis) -------------------------------------
     def region_expression(

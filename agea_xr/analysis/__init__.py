@@ -30,7 +30,17 @@ One module per analysis family: :mod:`~agea_xr.analysis.regions`
 :mod:`~agea_xr.analysis.clusters` (:func:`clusters`, :func:`agreement`),
 :mod:`~agea_xr.analysis.region_map` (:func:`region_map`),
 :mod:`~agea_xr.analysis.nulls` (:func:`null_maps`, spatial surrogates),
-:mod:`~agea_xr.analysis.stats` (:func:`compare_maps`, spatial p and q).
+:mod:`~agea_xr.analysis.stats` (:func:`compare_maps`, spatial p and q),
+:mod:`~agea_xr.analysis.items` (:func:`agea_xr.similar`).
+
+The same analyses run on the MERFISH cell types and the lipids
+(:func:`agea_xr.open_cell_types`, :func:`agea_xr.open_lipids`) or any
+``(item, ml, dv, ap)`` variable: :func:`region_expression`,
+:func:`seed_correlation`, :func:`gene_finder`, :func:`voxel_matrix` and
+:func:`clusters` take such a Dataset (``variable=`` picks one variable) and
+name their results by its items; :func:`similar_genes` and
+:func:`~agea_xr.analysis.decode.decode` are gene-specific and refuse it, naming
+what to use. :mod:`~agea_xr.analysis.items` owns how.
 New analyses build on :func:`agea_xr.analysis._chunks.experiment_pass`, which
 runs a per-chunk kernel over all experiments and keeps or adds its results.
 """
