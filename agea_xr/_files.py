@@ -18,7 +18,7 @@ from typing import BinaryIO
 
 from .remote import is_url
 
-__all__ = ["check_local", "open_new", "remove", "remove_stale", "safe_write"]
+__all__ = ["check_local", "make_folder", "open_new", "remove", "remove_stale", "safe_write"]
 
 
 def remove(path: Path) -> None:
@@ -79,6 +79,26 @@ def open_new(path: str | os.PathLike, *, append: bool = False) -> BinaryIO:
             raise _link_error(path) from err
         raise
     return os.fdopen(fd, "ab" if append else "wb")
+
+
+def make_folder(path: str | os.PathLike) -> Path:
+    """Create a folder (and its parents) to write into, refusing a link at ``path``.
+
+    Raises
+    ------
+    OSError
+        If ``path`` is a symbolic link (files are never written through one).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> make_folder(pathlib.Path(tempfile.mkdtemp()) / "merfish").is_dir()
+    True
+    """
+    if os.path.islink(path):
+        raise _link_error(path)
+    Path(path).mkdir(parents=True, exist_ok=True)
+    return Path(path)
 
 
 def _link_error(path: str | os.PathLike) -> OSError:

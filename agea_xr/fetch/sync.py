@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -184,6 +184,9 @@ def download(
     source: str | os.PathLike = layout.BUCKET_URL,
     *,
     variant: str = "raw",
+    cell_types: str | Iterable[str] | None = None,
+    lipids: bool = False,
+    genes: bool | None = None,
     cache_dir: str | os.PathLike | None = None,
     storage_options: Mapping[str, Any] | None = None,
     progress: bool = True,
@@ -192,22 +195,37 @@ def download(
 ) -> Path:
     """Download the release into the local cache, verified; return the folder.
 
-    Only the files ``variant`` needs are fetched (the table, ``label.npy``,
-    ``image.npy`` and one binary), each into ``<name>.part`` in the cache
-    folder by range requests (an interrupted download resumes where it
-    stopped), then verified and renamed into place. Files already current
-    (same version, size and ETag as the source) are not fetched again; an
-    existing iblatlas copy of the official release is used instead of
-    downloading when its content is the bucket's (the published sha256 for the
-    pinned version, else a sha256 recorded for the same object or the bucket's
-    ETag; never its version marker alone), verified once and recorded.
+    Only the files asked for are fetched: for the genes, those ``variant`` needs
+    (the table, ``label.npy``, ``image.npy`` and one binary); for each taxonomy
+    level of ``cell_types``, its volume, its type ids and the taxonomy tables it
+    needs (into ``<cache>/merfish/``, iblatlas' layout); for ``lipids``, the
+    volume and its table (into ``<cache>/lipids/``); with either, the grid label
+    beside them (``<cache>/agea/label.npy``). Each file goes into ``<name>.part``
+    by range requests (an interrupted download resumes where it stopped), is
+    verified and renamed into place. Files already current (same version, size
+    and ETag as the source) are not fetched again; an existing iblatlas copy of
+    the official files is used instead of downloading when its content is the
+    bucket's (the published sha256 for the pinned version, else a sha256 recorded
+    for the same object or the bucket's ETag; never its version marker alone),
+    verified once and recorded.
 
     Parameters
     ----------
     source : str or os.PathLike, default the official bucket
-        fsspec URL (or local path) of a release folder.
+        fsspec URL (or local path) of an AGEA release folder. The cell-type and
+        lipid files are read from its siblings ``merfish/`` and ``lipids/``
+        (iblatlas' layout, as in ``s3://ibl-brain-wide-map-public/atlas``).
     variant : {"raw", "processed"}, default "raw"
-        Which binary to fetch.
+        Which binary of the genes to fetch.
+    cell_types : str or iterable of str, optional
+        MERFISH taxonomy levels to fetch: ``"class"`` (11 MB), ``"subclass"``
+        (108 MB), ``"supertype"`` (383 MB), ``"cluster"`` (1.7 GB), or a list.
+    lipids : bool, default False
+        Fetch the 173 lipid volumes (``lipid_volumes.npy``, ``lipids.pqt``).
+    genes : bool, optional
+        Fetch the genes (the AGEA release). Default: only when neither
+        ``cell_types`` nor ``lipids`` is asked, so ``download(cell_types="class")``
+        fetches 11 MB, not 1.4 GB; pass ``genes=True`` for both.
     cache_dir : str or os.PathLike, optional
         Target folder (default: :func:`agea_xr.fetch.cache_dir`: ``$AGEA_XR_CACHE``
         or the per-user cache folder).
@@ -217,18 +235,20 @@ def download(
     progress : bool, default True
         Show progress bars (bytes, rate, ETA): on stderr, or as widgets in a notebook.
     check : bool, default False
-        First re-hash the cached files of ``variant`` and compare with the manifest
+        First re-hash the cached files asked for and compare with the manifest
         (and the published sha256 pins); files that differ are removed and fetched
         again.
     offline : bool, default False
         Never contact the source: with ``check``, only re-hash the cache (see
-        :func:`sync` for the full report).
+        :func:`sync` and :func:`sync_volumes` for the full reports).
 
     Returns
     -------
     pathlib.Path
-        The folder holding the verified files; pass it to
-        :func:`agea_xr.open_dataset` (or call ``open_dataset()`` without a source).
+        With the genes: the folder holding their verified files; pass it to
+        :func:`agea_xr.open_dataset` (or call ``open_dataset()`` without a
+        source). Without: the cache folder; :func:`agea_xr.open_cell_types` and
+        :func:`agea_xr.open_lipids` without a source find the files there.
 
     Raises
     ------
@@ -239,15 +259,19 @@ def download(
         If no S3 credentials were found for a non-IBL bucket (the message says
         whether ``storage_options={'anon': True}`` reads it).
     FileNotFoundError
-        If the source holds no AGEA release or not the asked variant.
+        If the source holds no AGEA release, not the asked variant, or not the
+        asked cell-type or lipid files (then nothing of them is downloaded).
     NotADirectoryError
         If the cache folder is a file.
     ValueError
-        If a file on the server has the wrong size (e.g. a truncated binary),
-        ``variant`` is unknown, or the manifest is damaged.
+        If a file on the server has the wrong size (e.g. a truncated binary or
+        volume), ``variant`` or a level is unknown (the message names the valid
+        ones), nothing is asked (``genes=False`` alone), or the manifest is damaged.
+    TypeError
+        If ``cell_types`` is neither a string nor an iterable of strings.
     OSError
         If the server ignores byte-range requests, or a symbolic link sits where a
-        partial file is written.
+        file or folder is written.
     ChecksumError
         (a ValueError) If a downloaded file does not match its published sha256 or
         the server's ETag; it is removed.
@@ -255,10 +279,12 @@ def download(
     Notes
     -----
     The sha256 pins of :data:`agea_xr.layout.PINNED` apply to the official bucket's
-    release they were published for (``2025-03-18``). Other sources and versions
-    are verified by size and, where the server offers one, by its ETag (single-part,
-    or multipart when a usual part size gives it; otherwise the file is recorded
-    and reported as unverified); their sha256 is recorded for later ``check=True``.
+    AGEA release they were published for (``2025-03-18``). Other sources,
+    versions and files are verified by size (for a volume, also the size its
+    ``.npy`` header announces) and, where the server offers one, by its ETag
+    (single-part, or multipart when a usual part size gives it; otherwise the file
+    is recorded and reported as unverified); their sha256 is recorded for later
+    ``check=True``.
 
     Examples
     --------
@@ -267,16 +293,42 @@ def download(
     ...                           progress=False)
     >>> agea_xr.open_dataset(folder).sizes["experiment"]
     2
+
+    Only the class level of the cell types (here from synthetic files in iblatlas'
+    layout):
+
+    >>> import pathlib, agea_xr.testing as t
+    >>> atlas = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = t.write_merfish(atlas / "merfish", ["class", "cluster"])
+    >>> _ = t.write_agea_grid(atlas / "agea")
+    >>> cache = agea_xr.download(atlas / "agea", cell_types="class",
+    ...                          cache_dir=tempfile.mkdtemp(), progress=False)
+    >>> sorted(p.name for p in (cache / "merfish").glob("*.npy"))
+    ['merfish_class.npy', 'merfish_class_labels.npy']
     """
-    return sync(
-        source,
-        variant=variant,
-        cache_dir=cache_dir,
-        storage_options=storage_options,
-        progress=progress,
-        check=check,
-        offline=offline,
-    ).folder
+    from .volumes import check_levels, sync_volumes
+
+    levels = check_levels(cell_types)  # every argument checked before the network
+    if genes is None:
+        genes = not levels and not lipids
+    if genes:
+        layout.binary_file(variant)
+    elif not levels and not lipids:
+        raise ValueError(
+            "Nothing to download: genes=False, and neither cell_types= (a level of "
+            "class, subclass, supertype, cluster, or a list) nor lipids=True."
+        )
+    options = {
+        "cache_dir": cache_dir,
+        "storage_options": storage_options,
+        "progress": progress,
+        "check": check,
+        "offline": offline,
+    }
+    folder = sync(source, variant=variant, **options).folder if genes else None
+    if levels or lipids:
+        sync_volumes(source, cell_types=levels, lipids=lipids, **options)
+    return folder if folder is not None else _cache_dir(cache_dir)
 
 
 def ensure(

@@ -33,6 +33,7 @@ __all__ = [
     "PARALLEL",
     "PART_SUFFIX",
     "Fetched",
+    "check_size",
     "fetch_file",
 ]
 
@@ -73,6 +74,31 @@ class Fetched:
     sha256: str
     verified: str
     resumed_from: int
+
+
+def check_size(url: str, size: int, expected: int | None) -> None:
+    """Refuse an object whose listed size is not the expected one, before any transfer.
+
+    Raises
+    ------
+    ValueError
+        If ``expected`` is given and differs from ``size``; the message names the URL,
+        both sizes, and says that nothing was downloaded.
+
+    Examples
+    --------
+    >>> check_size("s3://b/agea/label.npy", 10, None)
+    >>> check_size("s3://b/agea/label.npy", 10, 12)
+    Traceback (most recent call last):
+    ...
+    ValueError: 's3://b/agea/label.npy' has 10 bytes on the server, expected 12. ...
+    """
+    if expected is not None and size != expected:
+        raise ValueError(
+            f"{url!r} has {size:,} bytes on the server, expected {expected:,}. The "
+            "object is truncated or belongs to another release; nothing was downloaded. "
+            "Check the source URL, or ask its maintainers to upload the file again."
+        )
 
 
 def _part_paths(target: Path) -> tuple[Path, Path]:
@@ -158,12 +184,7 @@ def fetch_file(
 
     target = Path(target)
     size = int(remote.size)
-    if expected_size is not None and size != expected_size:
-        raise ValueError(
-            f"{url!r} has {size:,} bytes on the server, expected {expected_size:,}. The "
-            "object is truncated or belongs to another release; nothing was downloaded. "
-            "Check the source URL, or ask its maintainers to upload the file again."
-        )
+    check_size(url, size, expected_size)
     part, sidecar = _part_paths(target)
     identity = {"url": url, "size": size, "etag": remote.etag}
     start = _resume_point(part, sidecar, identity, size)

@@ -96,9 +96,10 @@ def find_folder(
     Parameters
     ----------
     source : str, os.PathLike or None
-        A folder or URL; None looks in agea-xr's cache and iblatlas' (read only)
-        for a ``kind`` folder holding ``needed``, else reads the official bucket
-        by byte ranges (unless ``$AGEA_XR_OFFLINE`` is set).
+        A folder or URL; None looks in agea-xr's cache (``<cache>/<kind>``, where
+        :func:`agea_xr.download` puts them) and iblatlas' (read only) for a ``kind``
+        folder holding ``needed``, else reads the official bucket by byte ranges
+        (unless ``$AGEA_XR_OFFLINE`` is set).
     kind : {"merfish", "lipids"}
 
     Raises
@@ -113,10 +114,12 @@ def find_folder(
             if all((folder / name).is_file() for name in needed):
                 return os.fspath(folder), None
         if os.environ.get(_OFFLINE_ENV, "") not in ("", "0"):
+            fetch = "lipids=True" if kind == vl.LIPIDS_FOLDER else "cell_types=LEVEL"
             raise FileNotFoundError(
                 f"No local {kind!r} folder holds {', '.join(needed)} and {_OFFLINE_ENV} is "
-                f"set: pass source= a folder in iblatlas' layout, or unset {_OFFLINE_ENV} to "
-                f"read {url} by byte ranges."
+                f"set: download them into the cache with agea_xr.download({fetch}), pass "
+                f"source= a folder in iblatlas' layout, or unset {_OFFLINE_ENV} to read {url} "
+                "by byte ranges."
             )
         source = url
     text = os.fspath(source)
