@@ -21,9 +21,9 @@ import xarray as xr
 
 from ._choices import check_choice, check_finite
 from .bridge import brain_regions, label_of
-from .genes import expression_of
 from .layout import DXYZ, GRID_DIMS, GRID_SHAPE, NXYZ, XYZ0, XYZ_DIMS, nearest_index
 from .regions import check_mapping, index_of_ids, region_ids
+from .stacks import stack_of
 
 __all__ = [
     "MODES",
@@ -332,13 +332,14 @@ def _pointwise(data: xr.DataArray, positions: dict, inside: np.ndarray, points: 
 
 
 def at(obj: xr.Dataset | xr.DataArray, xyz: Any, mode: str = "raise") -> xr.DataArray:
-    """Expression values at points: the voxel nearest to each point.
+    """Expression values (or any maps' values) at points: the voxel nearest to each point.
 
     Parameters
     ----------
     obj : xarray.Dataset or xarray.DataArray
-        A dataset (its ``expression`` is used) or any DataArray with the ``ml``,
-        ``dv`` and ``ap`` dims on the AGEA grid (whole or a selection of it).
+        A dataset (its ``expression``; for cell types or lipids their ``density``
+        or ``intensity``) or any DataArray with the ``ml``, ``dv`` and ``ap`` dims
+        on the AGEA grid (whole or a selection of it).
     xyz : array-like, shape (n, 3) or (3,)
         x, y, z in metres from bregma (IBL: x = ML right +, y = AP anterior +,
         z = DV dorsal +), as iblatlas takes them.
@@ -349,10 +350,12 @@ def at(obj: xr.Dataset | xr.DataArray, xyz: Any, mode: str = "raise") -> xr.Data
     Returns
     -------
     xarray.DataArray
-        Dims ``("point", "experiment")`` (``("point", ...)`` for other arrays),
-        lazy if the data are. Coordinates ``x``, ``y``, ``z`` (the points asked),
-        ``ml``, ``dv``, ``ap`` (centre of the voxel used; NaN outside the grid in
-        mode ``nan``), ``experiment`` and ``gene``.
+        Dims ``("point", "experiment")`` (``("point", "cell_type")``,
+        ``("point", "lipid")``, ``("point", ...)`` for other arrays), lazy if the
+        data are. Coordinates ``x``, ``y``, ``z`` (the points asked), ``ml``,
+        ``dv``, ``ap`` (centre of the voxel used; NaN outside the grid in mode
+        ``nan``) and the items' own (``experiment`` and ``gene``; ``cell_type``
+        and its taxonomy; ...).
 
     Raises
     ------
@@ -372,7 +375,7 @@ def at(obj: xr.Dataset | xr.DataArray, xyz: Any, mode: str = "raise") -> xr.Data
     """
     _check_mode(mode)
     points = _check_xyz(xyz)
-    data = expression_of(obj)
+    data = stack_of(obj)
     positions, inside = voxel_positions(data, points, mode)
     return _pointwise(data, positions, inside, points)
 

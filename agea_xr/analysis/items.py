@@ -31,72 +31,19 @@ import pandas as pd
 import xarray as xr
 
 from ..conventions import count_attributes, item_attributes, items_name
-from ..layout import EXPERIMENT, GRID_DIMS
+from ..layout import EXPERIMENT
+from ..stacks import is_stack, item_coords, item_variable, stacks_in_words
 
 __all__ = [
     "ItemView",
     "genes_only",
     "is_items",
-    "item_coords",
-    "item_variable",
     "item_view",
     "on_items",
     "similar",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def item_variable(ds: xr.Dataset, variable: str | None = None) -> tuple[str, str]:
-    """The ``(item, ml, dv, ap)`` variable of ``ds`` and its item dimension.
-
-    Parameters
-    ----------
-    ds : xarray.Dataset
-    variable : str, optional
-        Its name; default: the one data variable over an item dimension and the grid.
-
-    Returns
-    -------
-    (variable, item_dim) : tuple of str
-
-    Raises
-    ------
-    ValueError
-        When ``variable`` is not such a variable, or there is none or several
-        (the message names them).
-
-    Examples
-    --------
-    >>> import agea_xr
-    >>> item_variable(agea_xr.open_sample())
-    ('expression', 'experiment')
-    """
-    if not isinstance(ds, xr.Dataset):
-        raise ValueError(
-            f"The item analyses need a Dataset (with 'label'), got {type(ds).__name__}: call "
-            "them on the Dataset that holds the variable (ct.agea..., lp.agea...)."
-        )
-    stacks = [str(name) for name, var in ds.data_vars.items() if _is_stack(var)]
-    if variable is None:
-        if len(stacks) != 1:
-            raise ValueError(
-                f"Cannot tell which variable to analyse: the dataset has "
-                f"{len(stacks)} (item, ml, dv, ap) variables {stacks}; pass variable=..."
-            )
-        variable = stacks[0]
-    elif variable not in stacks:
-        raise ValueError(
-            f"variable={variable!r} is not an (item, ml, dv, ap) variable of the dataset; "
-            f"choose one of {stacks}."
-        )
-    (item,) = (d for d in ds[variable].dims if d not in GRID_DIMS)
-    return variable, str(item)
-
-
-def item_coords(ds: xr.Dataset, item: str) -> list[str]:
-    """Names of the coordinates along ``item`` other than its index (names, colours, ...)."""
-    return [str(c) for c, v in ds.coords.items() if v.dims == (item,) and c != item]
 
 
 def is_items(ds: Any, variable: str | None = None) -> bool:
@@ -112,12 +59,8 @@ def is_items(ds: Any, variable: str | None = None) -> bool:
     return (
         isinstance(ds, xr.Dataset)
         and "expression" not in ds.data_vars
-        and any(_is_stack(var) for var in ds.data_vars.values())
+        and any(is_stack(var) for var in ds.data_vars.values())
     )
-
-
-def _is_stack(var: xr.DataArray) -> bool:
-    return var.ndim == len(GRID_DIMS) + 1 and set(GRID_DIMS) <= set(var.dims)
 
 
 @dataclass(frozen=True)
@@ -221,15 +164,6 @@ def item_view(ds: xr.Dataset, variable: str | None = None) -> ItemView:
     return ItemView(ds, genes, variable, item)
 
 
-def _items_in_words(ds: xr.Dataset) -> str:
-    stacks = [
-        f"{n!r} over {next(d for d in v.dims if d not in GRID_DIMS)!r}"
-        for n, v in ds.data_vars.items()
-        if _is_stack(v)
-    ]
-    return " and ".join(stacks)
-
-
 def on_items(result: str, **gene_only: str) -> Callable[[F], F]:
     """Decorator: a gene analysis that also runs on cell types, lipids or any item stack.
 
@@ -306,7 +240,7 @@ def genes_only(why: str, instead: str) -> Callable[[F], F]:
             if is_items(ds):
                 raise ValueError(
                     f"{function.__name__}() is gene-specific: it {why}. This dataset holds "
-                    f"{_items_in_words(ds)}, not gene expression: {instead}"
+                    f"{stacks_in_words(ds)}, not gene expression: {instead}"
                 )
             return function(*args, **kwargs)
 

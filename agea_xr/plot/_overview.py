@@ -55,7 +55,7 @@ def plot_overview(
         As for :func:`plot_slice`: a dataset, its ``expression``, or any
         ``(ml, dv, ap)`` volume (a correlation map, clusters, a region map).
     gene : str, optional
-        Gene symbol, as for :func:`plot_slice`.
+        Gene symbol (or a cell type's or lipid's name), as for :func:`plot_slice`.
     xyz : sequence of 3 float, optional
         The point ``(x, y, z)`` = (ML, AP, DV) in **metres** from bregma, as
         :mod:`agea_xr.points` takes it. Each plane is the one iblatlas' ``xyz2i``

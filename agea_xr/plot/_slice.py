@@ -7,11 +7,13 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .._choices import close_matches
 from ..bridge import label_of
 from ..genes import gene as gene_volume
 from ..layout import AP, DV, EXPERIMENT, ML, RESOLUTION_UM
 from ..points import plane_position
 from ..regions import check_mapping, region_ids
+from ..stacks import item_variable
 
 __all__ = ["FIGSIZE", "PLANES", "boundary_segments", "plot_slice"]
 
@@ -27,7 +29,9 @@ FIGSIZE = {AP: (6.6, 4.8), ML: (7.6, 4.0), DV: (6.0, 6.4)}
 
 
 def _volume(obj: xr.Dataset | xr.DataArray, gene: str | None) -> xr.DataArray:
-    """The 3-D volume to draw: one gene (NaN-aware mean of its experiments)."""
+    """The 3-D volume to draw: one gene (NaN-aware mean of its experiments), or one item."""
+    if isinstance(obj, xr.Dataset) and "expression" not in obj.data_vars:
+        return _item_volume(obj, gene)
     if isinstance(obj, xr.Dataset):
         if gene is None:
             symbols = list(dict.fromkeys(str(s) for s in obj["gene"].values))
@@ -54,6 +58,27 @@ def _volume(obj: xr.Dataset | xr.DataArray, gene: str | None) -> xr.DataArray:
             f"dimension (dims {tuple(obj.dims)}): it is one volume already; drop gene=."
         )
     return obj
+
+
+def _item_volume(ds: xr.Dataset, name: str | None) -> xr.DataArray:
+    """One map of a cell-type or lipid dataset (any ``(item, ml, dv, ap)`` stack), by name."""
+    variable, item = item_variable(ds)
+    stack = ds[variable]
+    if name is None:
+        if stack.sizes[item] != 1:
+            names = [str(v) for v in stack[item].values[:5]]
+            raise ValueError(
+                f"Which {item}? This dataset holds {stack.sizes[item]} ({', '.join(names)}"
+                f"{', ...' if stack.sizes[item] > 5 else ''}): pass its name as gene= "
+                f"(e.g. gene={names[0]!r})."
+            )
+        return stack.isel({item: 0})
+    names = [str(v) for v in stack[item].values]
+    if str(name) not in names:
+        matches = close_matches(str(name), names)
+        hint = f" Closest matches: {', '.join(matches)}." if matches else ""
+        raise KeyError(f"No {item} {name!r} in this dataset.{hint}")
+    return stack.isel({item: names.index(str(name))})
 
 
 def _pick_plane(vol: xr.DataArray, ap, ml, dv) -> tuple[str, int, float]:
@@ -251,7 +276,8 @@ def plot_slice(
         A dataset, its ``expression``, or one volume (e.g. ``ds.agea.gene("Pdyn")``).
     gene : str, optional
         Gene symbol; several experiments are averaged (NaN-aware). Optional when
-        there is only one gene or ``obj`` is a single volume.
+        there is only one gene or ``obj`` is a single volume. On a cell-type or
+        lipid dataset: the name of the cell type or lipid (its item coordinate).
     ap, ml, dv : float, optional
         Exactly one: the plane's position in **metres** from bregma (e.g.
         ``ap=-2.0e-3`` for a coronal section 2 mm posterior to bregma). The
