@@ -66,7 +66,9 @@ def test_contiguity_and_average_linkage_on_a_mask(planted):
 def test_same_labels_on_a_local_cluster(planted, levels):
     distributed = pytest.importorskip("distributed")
     with (
-        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True) as cluster,
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
         distributed.Client(cluster),
     ):
         remote = clusters(planted, [11, 20], random_state=0)
