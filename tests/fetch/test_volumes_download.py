@@ -383,3 +383,26 @@ def test_a_link_planted_for_a_folder_is_never_written_through(atlas, tmp_path):
             progress=False,
         )
     assert list(elsewhere.iterdir()) == []
+
+
+def test_a_multipart_etag_that_cannot_be_checked_is_reported_unverified(s3_server, tmp_path):
+    root = tmp_path / "src"
+    write_lipids(root / "lipids")
+    write_agea_grid(root / "agea")
+    prefix = unique_prefix("odd")
+    odd = 5 * MIB + 12_345  # no usual part size, no whole MiB: the ETag cannot be derived
+    s3_server.upload("agea-test", f"{prefix}/lipids", root / "lipids", part_size=odd)
+    s3_server.upload("agea-test", f"{prefix}/agea", root / "agea")
+    cache = tmp_path / "c"
+    reports = sync_volumes(
+        f"s3://agea-test/{prefix}/agea",
+        lipids=True,
+        cache_dir=cache,
+        storage_options={"anon": True, "endpoint_url": s3_server.endpoint},
+        progress=False,
+    )
+    assert reports[0].unverified == [vl.LIPID_FILE]  # kept, never counted as verified
+    assert "unverified (the server's ETag could not be checked)" in reports[0].summary()
+    entry = read_manifest(cache)["files"][str(cache / "lipids" / vl.LIPID_FILE)]
+    assert entry["verified"] == "unverified"
+    assert entry["sha256"] == sha256(root / "lipids" / vl.LIPID_FILE)  # for a later check
