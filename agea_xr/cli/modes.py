@@ -52,6 +52,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--top", type=_options.count("--top"), default=20, help="rows to print (default 20)"
     )
     p.add_argument(
+        "--n-null",
+        type=_options.count("--n-null"),
+        help="surrogate maps of the query for spatial p-values and FDR q (e.g. 1000; "
+        "default none)",
+    )
+    p.add_argument(
+        "--random-state", type=_options.count("--random-state"), help="seed of the surrogates"
+    )
+    p.add_argument(
         "--against",
         choices=("genes", "cell_types", "lipids"),
         default="genes",
@@ -150,6 +159,8 @@ def run_similar(args: argparse.Namespace) -> int:
             hemisphere=args.hemisphere,
             per_gene=args.per_gene,
             min_voxels=args.min_voxels,
+            n_null=args.n_null or None,
+            random_state=args.random_state,
         )
     _write_csv(table, args.csv)
     rows = "genes" if args.per_gene else "experiments"
@@ -184,6 +195,8 @@ def _similar_items(args: argparse.Namespace, ds, query: str | int) -> int:
             mapping=args.mapping,
             hemisphere=args.hemisphere,
             min_voxels=args.min_voxels,
+            n_null=args.n_null or None,
+            random_state=args.random_state,
         )
     _write_csv(table, args.csv)
     what = f"{args.level} cell types" if args.against == "cell_types" else "lipids"

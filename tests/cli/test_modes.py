@@ -40,6 +40,19 @@ def test_similar_by_experiment_spearman_on_synthetic(synthetic_dir, ds, tmp_path
     assert table["experiment"].iloc[0] == experiment
 
 
+def test_similar_with_spatial_p_equals_the_library(synthetic_dir, ds, tmp_path):
+    csv = tmp_path / "p.csv"
+    experiment = int(ds["experiment"].values[3])
+    argv = ["similar", str(experiment), "--source", str(synthetic_dir), "--n-null", "19"]
+    argv += ["--random-state", "5", "--csv", str(csv), "--scheduler", "synchronous"]
+    assert main(argv) == 0
+    table = pd.read_csv(csv)
+    want = agea_xr.similar_genes(ds, experiment, mapping="Beryl", n_null=19, random_state=5)
+    assert table["experiment"].tolist() == want["experiment"].tolist()
+    np.testing.assert_allclose(table["p_spatial"], want["p_spatial"], rtol=1e-12)
+    np.testing.assert_allclose(table["q"], want["q"], rtol=1e-12)
+
+
 def test_similar_unknown_gene_is_a_message(capsys):
     assert main(["similar", "Pdyyn", "--sample", "--no-progress"]) == 1
     err = capsys.readouterr().err

@@ -45,6 +45,21 @@ def test_similar_against_items_equals_the_library(root, tmp_path, capsys, agains
     np.testing.assert_allclose(got["r"], want["r"], rtol=1e-12)
 
 
+def test_similar_against_items_with_spatial_p_equals_the_library(root, tmp_path, capsys):
+    csv = tmp_path / "p.csv"
+    items = root / "lipids"
+    argv = ["similar", "Pdyn", "--sample", "--against", "lipids", "--items-source", str(items)]
+    extra = ["--n-null", "19", "--random-state", "3", "--csv", str(csv), "--no-progress"]
+    assert main([*argv, *extra]) == 0
+    query = agea_xr.open_sample().agea.gene("Pdyn")
+    want = agea_xr.similar(query, agea_xr.open_lipids(items), n_null=19, random_state=3)
+    got = pd.read_csv(csv)
+    assert got["lipid"].tolist() == want["lipid"].tolist()
+    np.testing.assert_allclose(got["p_spatial"], want["p_spatial"], rtol=1e-12)
+    np.testing.assert_allclose(got["q"], want["q"], rtol=1e-12)
+    assert got["p_spatial"].min() >= 1 / 20  # (1 + count) / (1 + n_null)
+
+
 def test_similar_against_unknown_is_a_message(root, capsys):
     with pytest.raises(SystemExit):
         main(["similar", "Pdyn", "--sample", "--against", "neurons"])
