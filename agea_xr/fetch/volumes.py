@@ -208,16 +208,24 @@ def _offline(manifest: Mapping[str, Any], root: Path, part: Part, report: CacheR
     report.unverified = unverified(manifest, report.folder, part.names)
 
 
-def _list(part: Part, storage_options, check: bool, report: CacheReport):
-    """The listing of a part's source and the sizes of its volumes, checked.
+def _list(
+    part: Part, manifest: Mapping[str, Any], root: Path, storage_options, check: bool, report
+):
+    """The listing of a part's source, and the sizes of the volumes to fetch, checked.
 
-    The listing is None (and nothing is fetched) if an optional part's file is absent.
+    Returns
+    -------
+    release : agea_xr.remote.RemoteRelease or None
+        None (nothing is fetched) if an optional part's file is absent.
+    sizes : dict of str to int
+        Bytes each volume that is not current must have (its ``.npy`` header's word).
     """
     release = listing(part.url, storage_options, check, report, names=part.names)
     report.version = release.version
     absent = [n for n in part.names if n not in release.files]
     if not absent:
-        sizes = {name: _volume_size(release, name) for name in part.volumes}
+        current = current_files(manifest, root / part.kind, part.volumes, release)
+        sizes = {n: _volume_size(release, n) for n in part.volumes if n not in current}
         for name, size in sizes.items():
             check_size(f"{release.url}/{name}", release.files[name].size, size)
         return release, sizes
@@ -384,7 +392,7 @@ def sync_volumes(
                 _offline(manifest, root, part, report)
             return reports
         listed = [
-            _list(part, storage_options, check, report)
+            _list(part, manifest, root, storage_options, check, report)
             for part, report in zip(todo, reports, strict=True)
         ]  # every source listed and every size checked before the first transfer
         done = []
