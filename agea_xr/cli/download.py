@@ -94,6 +94,11 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(
             "Nothing to download: --no-genes, and neither --cell-types LEVEL nor --lipids."
         )
+    if not genes and args.variant:
+        raise ValueError(
+            f"--variant {args.variant} chooses the genes' binary, but the genes are not "
+            "fetched with --cell-types/--lipids alone: add --with-genes, or drop --variant."
+        )
     common = {
         "cache_dir": args.cache_dir,
         "storage_options": _options.storage_options(args),

@@ -309,11 +309,16 @@ def download(
     from .volumes import check_levels, sync_volumes
 
     levels = check_levels(cell_types)  # every argument checked before the network
+    layout.binary_file(variant)  # a known variant, else the error naming the choices
     if genes is None:
         genes = not levels and not lipids
-    if genes:
-        layout.binary_file(variant)
-    elif not levels and not lipids:
+    if not genes and variant != "raw":
+        raise ValueError(
+            f"variant={variant!r} chooses the genes' binary, but the genes are not fetched "
+            "(only cell_types= or lipids= asked): pass genes=True to fetch them too, or "
+            "leave variant out."
+        )
+    if not genes and not levels and not lipids:
         raise ValueError(
             "Nothing to download: genes=False, and neither cell_types= (a level of "
             "class, subclass, supertype, cluster, or a list) nor lipids=True."

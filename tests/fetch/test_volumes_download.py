@@ -185,6 +185,12 @@ def test_unknown_level_names_the_valid_ones_before_any_work(tmp_path, no_network
         agea_xr.download(cell_types=True, cache_dir=cache)
     with pytest.raises(ValueError, match="Nothing to download: genes=False"):
         agea_xr.download(genes=False, cache_dir=cache)
+    with pytest.raises(
+        ValueError, match="variant='processed' chooses the genes' binary.*genes=True"
+    ):
+        agea_xr.download(cell_types="class", variant="processed", cache_dir=cache)
+    with pytest.raises(ValueError, match="Unknown variant 'proc'"):
+        agea_xr.download(cell_types="class", variant="proc", cache_dir=cache)
     assert not cache.exists() and no_network == []
 
 
@@ -349,6 +355,11 @@ def test_cli_download_bad_input_is_a_message(tmp_path, capsys):
     assert main(["download", "--no-genes", "--cache-dir", str(tmp_path / "c")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("agea-xr download: error: Nothing to download: --no-genes")
+    argv = ["download", "--cell-types", "class", "--variant", "processed"]
+    assert main([*argv, "--cache-dir", str(tmp_path / "c")]) == 1
+    err = capsys.readouterr().err
+    assert "--variant processed chooses the genes' binary" in err and "--with-genes" in err
+    assert not (tmp_path / "c").exists()
     args = [
         "download",
         "--source",
