@@ -7,16 +7,7 @@ import pandas as pd
 import pytest
 
 import agea_xr
-import agea_xr.testing as t
 from agea_xr.cli import main
-
-
-@pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("Allen")
-    t.write_merfish(root / "merfish", levels=("class", "subclass"))
-    t.write_lipids(root / "lipids")
-    return root
 
 
 def test_info_cell_types(root, capsys):

@@ -20,24 +20,6 @@ from agea_xr import layout
 PLANTED = 5
 
 
-@pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("Allen")
-    t.write_merfish(root / "merfish", levels=("class", "subclass"))
-    t.write_lipids(root / "lipids")
-    return root
-
-
-@pytest.fixture(scope="module")
-def ct(root):
-    return agea_xr.open_cell_types(root / "merfish", "subclass")
-
-
-@pytest.fixture(scope="module")
-def lp(root):
-    return agea_xr.open_lipids(root / "lipids")
-
-
 def stack(ds: xr.Dataset) -> np.ndarray:
     """The item variable as float64 ``(item, ml, dv, ap)`` numpy values."""
     (name,) = [v for v in ds.data_vars if v != "label"]

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 import agea_xr
-import agea_xr.testing as t
 from agea_xr import layout
 from agea_xr.points import xyz2i
 
@@ -23,21 +22,9 @@ XYZ = np.array([[-2.0e-3, 1.0e-3, -3.5e-3], [1.4e-3, -2.2e-3, -1.0e-3]])
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("Allen")
-    t.write_merfish(root / "merfish", levels=("class",))
-    t.write_lipids(root / "lipids")
-    return root
-
-
-@pytest.fixture(scope="module")
 def ct(root):
+    """The class level (8 types)."""
     return agea_xr.open_cell_types(root / "merfish", "class")
-
-
-@pytest.fixture(scope="module")
-def lp(root):
-    return agea_xr.open_lipids(root / "lipids")
 
 
 @pytest.mark.parametrize("which", ["ct", "lp"])

@@ -11,15 +11,6 @@ import agea_xr.testing as t
 from agea_xr.regions import brain_regions
 
 
-@pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("Allen")
-    t.write_agea_grid(root / "agea")
-    t.write_merfish(root / "merfish", levels=("class", "subclass"))
-    t.write_lipids(root / "lipids")
-    return root
-
-
 def region_reference(values, label, mapping, region):
     br = brain_regions()
     ids = br.id[br.mappings[mapping][label]]
