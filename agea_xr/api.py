@@ -27,6 +27,8 @@ from .gene_index import set_gene_index
 from .layout import EXPERIMENT
 from .remote import is_url
 from .sample import sample_path
+from .stacks import with_object_names
+from .volumes_layout import CELL_TYPE, LEVELS
 
 __all__ = ["open_dataset", "open_export", "open_sample"]
 
@@ -252,10 +254,11 @@ def open_export(
                 ds[name] = _as_float32(var)
     if by_mapping:
         ds = _chunk_volumes(ds, chunks, default=chunks is EXPERIMENT_CHUNKS)
-    for name, coord in ds.coords.items():
-        # Zarr gives numpy StringDType, netCDF fixed-width str: agea_xr uses object
-        if coord.dims == (EXPERIMENT,) and coord.dtype.kind in "TUS" and name not in ds.xindexes:
-            ds = ds.assign_coords({name: coord.copy(data=coord.values.astype(object))})
+    # Zarr gives numpy StringDType, netCDF fixed-width str: agea_xr uses object
+    ds = with_object_names(ds)
+    for level in LEVELS:  # a cell type's ancestors, indexed as open_cell_types does
+        if level in ds.coords and ds[level].dims == (CELL_TYPE,) and level not in ds.xindexes:
+            ds = ds.set_xindex(level)
     if "gene" in ds.coords and ds["gene"].dims == (EXPERIMENT,) and EXPERIMENT in ds.coords:
         ds = set_gene_index(ds)
     return restore_attributes(ds)

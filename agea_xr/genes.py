@@ -17,7 +17,7 @@ import xarray as xr
 from ._choices import check_choice
 from .gene_index import drop_gene_index, set_gene_index, unknown_gene_message
 from .layout import EXPERIMENT
-from .stacks import is_stack, stacks_in_words
+from .stacks import is_stack, names_of, stacks_in_words
 
 __all__ = ["COMBINE", "expression_of", "gene", "genes", "reindex_experiments", "search_genes"]
 
@@ -109,7 +109,7 @@ def genes(obj: xr.Dataset | xr.DataArray) -> pd.DataFrame:
     >>> genes(agea_xr.open_sample()).to_dict("records")[0]
     {'gene': 'Pdyn', 'experiments': [71717084], 'n_experiments': 1}
     """
-    symbols = _gene_coord(obj).values.astype(str)
+    symbols = names_of(_gene_coord(obj).values)
     ids = obj.coords[EXPERIMENT].values.astype(np.int64)
     table = pd.DataFrame({"gene": symbols, "experiment": ids})
     grouped = table.groupby("gene", sort=False)["experiment"].agg(list)
@@ -231,7 +231,7 @@ def gene(
     if not isinstance(symbol, str):
         raise TypeError(f"A gene symbol must be a string, got {symbol!r}.")
     if symbol not in set(symbols.values.tolist()):
-        raise KeyError(unknown_gene_message(symbol, symbols.values.astype(str)))
+        raise KeyError(unknown_gene_message(symbol, names_of(symbols.values)))
     selected = da.isel({EXPERIMENT: np.flatnonzero(symbols.values == symbol)})
     if isinstance(obj, xr.Dataset) and "label" in obj.variables:
         selected = selected.assign_coords(label=obj["label"])

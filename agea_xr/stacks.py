@@ -11,11 +11,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import xarray as xr
 
 from .layout import GRID_DIMS
 
-__all__ = ["is_stack", "item_coords", "item_variable", "stack_of", "stacks_in_words"]
+__all__ = [
+    "is_stack",
+    "item_coords",
+    "item_variable",
+    "names_of",
+    "stack_of",
+    "stacks_in_words",
+    "with_object_names",
+]
 
 
 def is_stack(var: Any) -> bool:
@@ -106,3 +115,46 @@ def stacks_in_words(ds: xr.Dataset) -> str:
         for n, v in ds.data_vars.items()
         if is_stack(v)
     )
+
+
+def names_of(values: Any) -> np.ndarray:
+    """Names (genes, cell types, lipids, acronyms) as a 1-D object array of ``str``.
+
+    Whatever array a reader gave: Zarr v3 gives numpy's ``StringDType`` (which
+    ``.astype(str)`` refuses to cast), netCDF fixed-width ``str``, agea-xr
+    ``object``; anything else (item positions) is written with ``str``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> names_of(np.array(["Pdyn", "Nrp1"], dtype=np.dtypes.StringDType())).tolist()
+    ['Pdyn', 'Nrp1']
+    >>> names_of(np.arange(2)).dtype, names_of(np.arange(2)).tolist()
+    (dtype('O'), ['0', '1'])
+    """
+    out = [v.decode() if isinstance(v, bytes) else str(v) for v in np.ravel(values).tolist()]
+    return np.array(out, dtype=object)
+
+
+def with_object_names(obj: xr.Dataset | xr.DataArray) -> xr.Dataset | xr.DataArray:
+    """``obj`` with its 1-D text coordinates as object arrays of ``str``, as agea-xr makes them.
+
+    Zarr v3 reads them as numpy's ``StringDType``, netCDF as fixed-width ``str``:
+    this gives the dtype :func:`agea_xr.open_cell_types` and :func:`agea_xr.open_lipids`
+    give (and with it equal results). Their pandas indexes are rebuilt on the new values;
+    a coordinate with another index (the gene index) is left as it is.
+    """
+    text = {
+        name: (coord.dims, names_of(coord.values), coord.attrs)
+        for name, coord in obj.coords.items()
+        if coord.ndim == 1
+        and coord.dtype.kind in "TU"
+        and (name not in obj.xindexes or type(obj.xindexes[name]) is xr.indexes.PandasIndex)
+    }
+    if not text:
+        return obj
+    indexed = [name for name in text if name in obj.xindexes and name not in obj.dims]
+    obj = obj.assign_coords(text)
+    for name in indexed:  # ct.sel({"class": ...}) keeps working
+        obj = obj.set_xindex(name)
+    return obj

@@ -32,7 +32,14 @@ import xarray as xr
 
 from ..conventions import count_attributes, item_attributes, items_name
 from ..layout import EXPERIMENT
-from ..stacks import is_stack, item_coords, item_variable, stacks_in_words
+from ..stacks import (
+    is_stack,
+    item_coords,
+    item_variable,
+    names_of,
+    stacks_in_words,
+    with_object_names,
+)
 
 __all__ = [
     "ItemView",
@@ -147,6 +154,7 @@ def item_view(ds: xr.Dataset, variable: str | None = None) -> ItemView:
         missing one), except for AGEA's own ``expression``, which keeps its variant.
     """
     variable, item = item_variable(ds, variable)
+    ds = with_object_names(ds)  # read from Zarr: StringDType names
     values = ds[variable]
     names = values[item].values if item in values.coords else np.arange(values.sizes[item])
     values = values.drop_vars([c for c in values.coords if item in values[c].dims])
@@ -158,7 +166,7 @@ def item_view(ds: xr.Dataset, variable: str | None = None) -> ItemView:
     genes = xr.Dataset(data, attrs={"variant": variant}).assign_coords(
         {
             EXPERIMENT: np.arange(values.sizes[EXPERIMENT]),
-            "gene": (EXPERIMENT, np.asarray(names).astype(str).astype(object)),
+            "gene": (EXPERIMENT, names_of(names)),
         }
     )
     return ItemView(ds, genes, variable, item)

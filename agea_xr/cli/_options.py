@@ -257,11 +257,12 @@ def open_source(args: argparse.Namespace, *, chunks: Any = "default", cached_onl
     genes = getattr(args, "genes", None)
     if genes:
         from ..gene_index import unknown_gene_message
+        from ..stacks import names_of
 
         known = set(ds["gene"].values.tolist())
         for gene in genes:
             if gene not in known:
-                raise KeyError(unknown_gene_message(gene, ds["gene"].values.astype(str)))
+                raise KeyError(unknown_gene_message(gene, names_of(ds["gene"].values)))
         ds = ds.sel(gene=list(dict.fromkeys(genes)))
     return ds
 
