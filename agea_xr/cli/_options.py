@@ -10,6 +10,8 @@ One grammar for all commands:
 - ``--mapping``: default :data:`MAPPING` for every command.
 - ``--progress/--no-progress``: progress bars on stderr (default on).
 - ``--no-mask-and-scale``: the stored float16 with -1 for unmeasured voxels.
+- ``--min-reliability``: the lipids whose reliability reaches it (:func:`open_items`
+  opens the cell types and lipids with the source's ``--anon``/``--endpoint-url``).
 
 Positions are in millimetres from bregma on the command line (the Python API takes
 metres); argument types here check numbers before any work starts.
@@ -30,12 +32,15 @@ __all__ = [
     "add_decoding",
     "add_genes",
     "add_mapping",
+    "add_min_reliability",
     "add_progress",
     "add_source",
     "add_variant",
     "count",
     "experiment_id",
+    "fraction",
     "millimetres",
+    "open_items",
     "open_source",
     "output_file",
     "output_folder",
@@ -90,6 +95,21 @@ def millimetres(name: str) -> Callable[[str], float]:
     from .._choices import check_finite
 
     return _typed(lambda text: check_finite(text, name, unit="mm"), name)
+
+
+def fraction(name: str) -> Callable[[str], float]:
+    """Type of a number from 0 to 1 (``--min-reliability``): ``1.5`` and ``nan`` are refused."""
+
+    def check(text: str) -> float:
+        try:
+            number = float(text)
+        except ValueError:
+            number = float("nan")
+        if not 0 <= number <= 1:  # also NaN
+            raise ValueError(f"{name} must be a number from 0 to 1, got {text!r}.")
+        return number
+
+    return _typed(check, name)
 
 
 # --- the common options -----------------------------------------------------------------
@@ -163,6 +183,17 @@ def add_progress(p: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="progress bars on stderr (default: on)",
+    )
+
+
+def add_min_reliability(p: argparse.ArgumentParser) -> None:
+    """``--min-reliability R``: only the lipids whose reliability reaches R."""
+    p.add_argument(
+        "--min-reliability",
+        type=fraction("--min-reliability"),
+        metavar="R",
+        help="only the lipids whose reliability (Pearson r between replicates) is at least "
+        "R, from 0 to 1 (default: all)",
     )
 
 
@@ -265,6 +296,43 @@ def open_source(args: argparse.Namespace, *, chunks: Any = "default", cached_onl
                 raise KeyError(unknown_gene_message(gene, names_of(ds["gene"].values)))
         ds = ds.sel(gene=list(dict.fromkeys(genes)))
     return ds
+
+
+def open_items(
+    args: argparse.Namespace,
+    kind: str,
+    source: str | None,
+    *,
+    level: str | None = None,
+    variant: str | None = None,
+    min_reliability: float | None = None,
+):
+    """The cell types or lipids at ``source``, read with ``--anon`` and ``--endpoint-url``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed options of :func:`add_source`.
+    kind : {"cell_types", "lipids"}
+    source : str or None
+        Their folder or URL; None: the local caches, else the IBL bucket.
+    level, variant : str, optional
+        Of the cell types (``variant`` None: ``raw``).
+    min_reliability : float, optional
+        Of the lipids.
+
+    Returns
+    -------
+    xarray.Dataset
+        As :func:`agea_xr.open_cell_types` or :func:`agea_xr.open_lipids` opens it.
+    """
+    from ..volumes import open_cell_types, open_lipids
+
+    options = storage_options(args) or None
+    if kind == "cell_types":
+        variant = variant or DEFAULT_VARIANT
+        return open_cell_types(source, level, variant, storage_options=options)
+    return open_lipids(source, min_reliability, storage_options=options)
 
 
 def check_mapping(args: argparse.Namespace) -> None:

@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..volumes_layout import LEVELS
+from ..volumes_layout import CELL_TYPE_VARIANTS, LEVELS
 from . import _options
 from .analysis import _common, _compute_context, _print_table, _write_csv
 
@@ -66,17 +66,24 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="genes",
         help="rank genes (default), MERFISH cell types or lipids by similarity to GENE's map",
     )
-    p.add_argument(
+    items = p.add_argument_group("cell types and lipids (--against)")
+    items.add_argument(
         "--level",
         choices=LEVELS,
-        default="subclass",
         help="taxonomy level of --against cell_types (default subclass)",
     )
-    p.add_argument(
+    items.add_argument(
+        "--items-variant",
+        choices=CELL_TYPE_VARIANTS,
+        help="volumes of --against cell_types: raw (default) or processed (iblatlas' "
+        "denoised proportions); --variant chooses the genes' volumes",
+    )
+    _options.add_min_reliability(items)
+    items.add_argument(
         "--items-source",
         metavar="SOURCE",
         help="folder or URL of the cell types (merfish/) or lipids (lipids/); default: the "
-        "local caches, else the IBL bucket",
+        "local caches, else the IBL bucket (--anon and --endpoint-url serve it too)",
     )
     p.set_defaults(func=run_similar)
 
@@ -143,6 +150,7 @@ def run_similar(args: argparse.Namespace) -> int:
     if args.csv:
         _options.output_file(args.csv, "--csv")
     _options.check_mapping(args)
+    _check_against(args)
     query = _query(args.query)
     if args.genes and isinstance(query, str) and query not in args.genes:
         args.genes = [*args.genes, query]  # the query's own map must be there
@@ -173,19 +181,39 @@ def run_similar(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_against(args: argparse.Namespace) -> None:
+    """Refuse, before any work, an option that does not apply to ``--against``."""
+    applies = {
+        "--level": ("cell_types", args.level),
+        "--items-variant": ("cell_types", args.items_variant),
+        "--min-reliability": ("lipids", args.min_reliability),
+        "--items-source": ("cell_types or lipids", args.items_source),
+    }
+    for option, (against, value) in applies.items():
+        if value is not None and args.against not in against.split(" or "):
+            raise ValueError(
+                f"{option} applies to --against {against}, not to --against {args.against}: "
+                f"drop it, or add --against {against.split(' or ')[0]}."
+            )
+    if args.per_gene and args.against != "genes":
+        raise ValueError("--per-gene ranks genes: drop it with --against " + args.against)
+
+
 def _similar_items(args: argparse.Namespace, ds, query: str | int) -> int:
     """``similar GENE --against cell_types|lipids``: items ranked by r with GENE's map."""
     from ..analysis.items import similar
     from ..analysis.similar import query_map
-    from ..volumes import open_cell_types, open_lipids
 
-    if args.per_gene:
-        raise ValueError("--per-gene ranks genes: drop it with --against " + args.against)
     values, words, _ = query_map(ds, query)
-    if args.against == "cell_types":
-        items = open_cell_types(args.items_source, args.level)
-    else:
-        items = open_lipids(args.items_source)
+    level = args.level or "subclass"
+    items = _options.open_items(
+        args,
+        args.against,
+        args.items_source,
+        level=level,
+        variant=args.items_variant,
+        min_reliability=args.min_reliability,
+    )
     with _compute_context(args):
         table = similar(
             values,
@@ -199,7 +227,7 @@ def _similar_items(args: argparse.Namespace, ds, query: str | int) -> int:
             random_state=args.random_state,
         )
     _write_csv(table, args.csv)
-    what = f"{args.level} cell types" if args.against == "cell_types" else "lipids"
+    what = f"{level} cell types" if args.against == "cell_types" else "lipids"
     print(
         f"{len(table):,} {what} ranked by {table.attrs['method'].capitalize()} r with "
         f"{words} inside {table.attrs['mask']}:"

@@ -22,7 +22,9 @@ def test_similar_against_items_equals_the_library(root, tmp_path, capsys, agains
     csv = tmp_path / "s.csv"
     items = root / ("merfish" if against == "cell_types" else "lipids")
     argv = ["similar", "Pdyn", "--sample", "--against", against, "--items-source", str(items)]
-    assert main([*argv, "--level", "class", "--csv", str(csv), "--no-progress"]) == 0
+    if against == "cell_types":  # --level applies to cell types only
+        argv += ["--level", "class"]
+    assert main([*argv, "--csv", str(csv), "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "ranked by Pearson r with Pdyn (experiment 71717084)" in out
     query = agea_xr.open_sample().agea.gene("Pdyn")
