@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import dask
 import numpy as np
 import pytest
@@ -105,6 +107,59 @@ def test_regions_mapping_error_suggests():
     with pytest.raises(ValueError, match=r"Unknown region mapping 'beril'.*'Beryl'"):
         ds.agea.regions("beril")
     assert ds.agea.regions("cosmos").attrs["mapping"] == "Cosmos"
+
+
+VALID = "'Allen', 'Allen-lr', 'Beryl', 'Beryl-lr', 'Cosmos', 'Cosmos-lr', 'Swanson', 'Swanson-lr'"
+
+
+@pytest.mark.parametrize(
+    ("mapping", "got"),
+    [
+        (xr.DataArray(["Beryl", "Allen"]), "DataArray with shape (2,)"),
+        (xr.DataArray("Beryl"), "DataArray with shape ()"),
+        (np.array("Beryl"), "ndarray with shape ()"),
+        (None, "NoneType None"),
+        (3, "int 3"),
+        (["Beryl"], "list ['Beryl']"),
+        (b"Beryl", "bytes b'Beryl'"),
+    ],
+)
+def test_a_mapping_that_is_no_string_is_a_type_error_naming_the_mappings(mapping, got):
+    from agea_xr.regions import check_mapping
+
+    message = f"mapping must be the name of a region mapping, one of {VALID}; got {got}."
+    with pytest.raises(TypeError) as err:
+        check_mapping(mapping)
+    assert str(err.value) == message
+    assert check_mapping(np.str_("beryl-LR")) == "Beryl-lr"
+
+
+def test_every_analysis_refuses_an_array_as_mapping_with_the_same_message():
+    ds = agea_xr.open_sample()
+    pdyn = ds.agea.gene("Pdyn")
+    clusters = ds.agea.clusters(3, mask="CTX", random_state=0)
+    means = ds.agea.region_expression().sel(gene="Pdyn").compute()
+    bad = xr.DataArray(["Beryl", "Allen"])
+    calls = [
+        lambda: agea_xr.agreement(clusters, mapping=bad),
+        lambda: ds.agea.regions(bad),
+        lambda: agea_xr.region_table(bad),
+        lambda: ds.agea.region_mask("CTX", mapping=bad),
+        lambda: ds.agea.sel_region("CTX", mapping=bad),
+        lambda: ds.agea.region_at([0.0, -2.0e-3, -2.0e-3], mapping=bad),
+        lambda: ds.agea.region_map(means, mapping=bad),
+        lambda: ds.agea.region_expression(mapping=bad),
+        lambda: ds.agea.seed_correlation(region="CP", mapping=bad),
+        lambda: ds.agea.gene_finder("CP", mapping=bad),
+        lambda: ds.agea.voxel_matrix("CTX", mapping=bad),
+        lambda: ds.agea.decode(pdyn, mapping=bad),
+        lambda: ds.agea.similar_genes(pdyn, "CTX", mapping=bad),
+        lambda: ds.agea.clusters(3, mask="CTX", mapping=bad),
+    ]
+    message = f"mapping must be the name of a region mapping, one of {VALID}; got DataArray"
+    for call in calls:
+        with pytest.raises(TypeError, match=re.escape(message)):
+            call()
 
 
 # --- region_table -------------------------------------------------------------------

@@ -58,9 +58,16 @@ def check_mapping(mapping: str) -> str:
 
     Raises
     ------
+    TypeError
+        For anything but a string (an array, a volume, None), naming the valid ones.
     ValueError
         For an unknown mapping, naming the valid ones and the closest match.
     """
+    if not isinstance(mapping, str):
+        raise TypeError(
+            f"mapping must be the name of a region mapping, one of "
+            f"{', '.join(map(repr, MAPPINGS))}; got {_kind_of(mapping)}."
+        )
     lowered = {m.lower(): m for m in MAPPINGS}
     if isinstance(mapping, str) and mapping.lower() in lowered:
         return lowered[mapping.lower()]
@@ -71,6 +78,15 @@ def check_mapping(mapping: str) -> str:
         "'-lr' mappings give left-hemisphere regions negative ids; list a mapping's regions "
         "with agea_xr.region_table(mapping).",
     )
+
+
+def _kind_of(value: object) -> str:
+    """A short description of a value for a message (never an array's whole repr)."""
+    shape = getattr(value, "shape", None)
+    if shape is not None:
+        return f"{type(value).__name__} with shape {tuple(shape)}"
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
 
 
 def region_indices(label: np.ndarray, mapping: str = "Allen") -> np.ndarray:
