@@ -1,4 +1,4 @@
-"""Validation of arguments: choices with close matches, integers, counts, finite numbers.
+"""Validation of arguments: choices with close matches, integers, counts, numbers, booleans.
 
 The one owner of "unknown X: choose one of ..." messages and of the checks that
 keep numbers from being silently truncated or wrapped. Every message names the
@@ -14,7 +14,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_choice", "check_count", "check_finite", "check_integer", "close_matches"]
+__all__ = [
+    "check_between",
+    "check_bool",
+    "check_choice",
+    "check_count",
+    "check_finite",
+    "check_integer",
+    "close_matches",
+]
 
 
 def close_matches(value: str, choices: Iterable[str], n: int = 5) -> list[str]:
@@ -208,3 +216,84 @@ def check_finite(value: Any, name: str, unit: str = "m") -> float:
     if not np.isfinite(number):
         raise ValueError(f"{name} must be a finite number (in {unit}), got {value!r}.")
     return number
+
+
+def check_between(value: Any, name: str, low: float, high: float, unit: str = "") -> float:
+    """A real number in ``[low, high]``; strings are refused, not parsed.
+
+    Parameters
+    ----------
+    value : object
+    name : str
+    low, high : float
+        The bounds, both allowed.
+    unit : str, optional
+        What the number is, for the message.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a real number (a string or a boolean is refused).
+    ValueError
+        If it is NaN, infinite or outside ``[low, high]``.
+
+    Examples
+    --------
+    >>> check_between(0.6, "min_reliability", 0, 1)
+    0.6
+    >>> check_between("0.6", "min_reliability", 0, 1)
+    Traceback (most recent call last):
+    ...
+    TypeError: min_reliability must be a number from 0 to 1, got the string '0.6': pass 0.6.
+    """
+    what = f" ({unit})" if unit else ""
+    span = f"a number from {low:g} to {high:g}{what}"
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be {span}, got the string {value!r}: pass {value!s}.")
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.number)):
+        raise TypeError(f"{name} must be {span}, got {value!r}.")
+    number = float(value)
+    if not low <= number <= high:  # also NaN
+        raise ValueError(f"{name} must be {span}, got {value!r}.")
+    return number
+
+
+def check_bool(value: Any, name: str, *, allow_none: bool = False) -> bool | None:
+    """``value`` if it is a boolean (True or False), never a truthy stand-in.
+
+    Parameters
+    ----------
+    value : object
+    name : str
+    allow_none : bool, default False
+        Accept None (an unset option) too.
+
+    Returns
+    -------
+    bool or None
+
+    Raises
+    ------
+    TypeError
+        For anything else: ``"no"`` would count as True, ``0`` as False.
+
+    Examples
+    --------
+    >>> check_bool(True, "lipids")
+    True
+    >>> check_bool("no", "include_non_neuronal")
+    Traceback (most recent call last):
+    ...
+    TypeError: include_non_neuronal must be True or False, got the string 'no'.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if value is None and allow_none:
+        return None
+    got = f"the string {value!r}" if isinstance(value, str) else repr(value)
+    also = " or None" if allow_none else ""
+    raise TypeError(f"{name} must be True or False{also}, got {got}.")
