@@ -3,7 +3,8 @@
 :func:`connection_errors` turns low-level network failures into a
 :class:`ConnectionError` that names the URL and the ways to work offline, and a
 missing S3 credential into a :class:`PermissionError` that says whether
-``anon=True`` would do; :func:`probe` checks a URL within seconds at open.
+``anon=True`` would do; :func:`probe` checks a URL within seconds at open;
+:func:`is_missing_bucket` tells a bucket that does not exist from a missing file.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ __all__ = [
     "connection_errors",
     "is_connection_error",
     "is_credentials_error",
+    "is_missing_bucket",
+    "missing_bucket_message",
     "probe",
     "unreachable_message",
 ]
@@ -130,6 +133,60 @@ def is_credentials_error(err: BaseException) -> bool:
             return True
         err = err.__cause__ or err.__context__
     return False
+
+
+def is_missing_bucket(err: BaseException) -> bool:
+    """Whether ``err`` (or its cause) says the bucket itself does not exist.
+
+    Parameters
+    ----------
+    err : BaseException
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> is_missing_bucket(FileNotFoundError("The specified bucket does not exist"))
+    True
+    >>> is_missing_bucket(FileNotFoundError("agea/label.npy"))
+    False
+    """
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if any(cls.__name__ == "NoSuchBucket" for cls in type(err).__mro__):
+            return True
+        if "specified bucket does not exist" in str(err).lower():
+            return True
+        err = err.__cause__ or err.__context__
+    return False
+
+
+def missing_bucket_message(url: str, options: Mapping[str, Any]) -> str:
+    """The message of the error raised when the bucket of ``url`` does not exist.
+
+    Parameters
+    ----------
+    url : str
+    options : mapping
+        The storage options in use (their endpoint is named).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> missing_bucket_message("s3://no-such-bucket/atlas/merfish", {}).split(":")[0]
+    "The bucket 'no-such-bucket' of 's3"
+    """
+    bucket = _bucket(url) or url
+    return (
+        f"The bucket {bucket!r} of {url!r}{_endpoint(options)} does not exist: check the "
+        "URL (and the endpoint_url in storage_options, for a mirror)."
+    )
 
 
 def _credentials_error(url: str, options: Mapping[str, Any], err: BaseException) -> OSError:
