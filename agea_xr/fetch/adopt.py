@@ -38,6 +38,7 @@ __all__ = [
     "adopt_folder",
     "cached_source",
     "iblatlas_cache",
+    "iblatlas_roots",
     "record",
     "use_iblatlas",
 ]
@@ -46,13 +47,56 @@ logger = logging.getLogger(__name__)
 
 
 # --- iblatlas' cache, found read-only ----------------------------------------------
+def iblatlas_roots() -> list[Path]:
+    """iblatlas' atlas folders on this machine, as ONE's configuration names them.
+
+    ONE's configuration file (``~/.one/.caches``, ``%APPDATA%/.one/.caches`` on
+    Windows) maps each database to a cache folder, as ``one.params.get()`` reads
+    it; iblatlas keeps its atlas files in ``<that folder>/histology/ATLAS/Needles/
+    Allen`` (``AllenAtlas._get_cache_dir()``): ``agea/``, and ``merfish/`` and
+    ``lipids/`` beside it (what ``merfish.load_volume`` and ``lipids.load_volume``
+    leave). Whatever they hold: the genes, the cell types and the lipids are
+    looked for in them separately. The file is only read: unlike
+    ``one.params.get()``, this creates nothing.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The existing folders, the default database's first; empty without ONE.
+
+    Examples
+    --------
+    >>> all(folder.name == "Allen" for folder in iblatlas_roots())
+    True
+    """
+    if sys.platform in ("win32", "cygwin"):
+        base = Path(os.environ.get("APPDATA", Path.home()))
+    else:
+        base = Path.home()
+    try:
+        config = json.loads((base / ".one" / ".caches").read_text())
+        client_map = dict(config.get("CLIENT_MAP") or {})
+    except (OSError, ValueError, TypeError, AttributeError):
+        return []
+    default = config.get("DEFAULT")
+    roots = [client_map.pop(default)] if default in client_map else []
+    roots += list(client_map.values())
+    out: list[Path] = []
+    for root in roots:
+        if not isinstance(root, str):
+            continue
+        folder = Path(root).expanduser().joinpath(*layout.IBLATLAS_CACHE_SUBDIR[:-1])
+        if folder.is_dir() and folder not in out:
+            out.append(folder)
+    return out
+
+
 def iblatlas_cache() -> Path | None:
     """iblatlas' AGEA folder, if ONE is configured on this machine and the folder exists.
 
-    ONE's configuration file (``~/.one/.caches``, ``%APPDATA%/.one/.caches`` on
-    Windows) maps each database to a cache folder; iblatlas keeps the release in
-    ``<that folder>/histology/ATLAS/Needles/Allen/agea``. The file is only read:
-    unlike ``one.params.get()``, this creates nothing.
+    The ``agea`` folder of the first of :func:`iblatlas_roots` that holds the
+    genes' table. The cell types and lipids need no genes: they look in
+    :func:`iblatlas_roots` themselves.
 
     Returns
     -------
@@ -66,22 +110,8 @@ def iblatlas_cache() -> Path | None:
     >>> folder is None or folder.name == "agea"
     True
     """
-    if sys.platform in ("win32", "cygwin"):
-        base = Path(os.environ.get("APPDATA", Path.home()))
-    else:
-        base = Path.home()
-    try:
-        config = json.loads((base / ".one" / ".caches").read_text())
-        client_map = dict(config.get("CLIENT_MAP") or {})
-    except (OSError, ValueError, TypeError, AttributeError):
-        return None
-    default = config.get("DEFAULT")
-    roots = [client_map.pop(default)] if default in client_map else []
-    roots += list(client_map.values())
-    for root in roots:
-        if not isinstance(root, str):
-            continue
-        folder = Path(root).expanduser().joinpath(*layout.IBLATLAS_CACHE_SUBDIR)
+    for root in iblatlas_roots():
+        folder = root / layout.IBLATLAS_CACHE_SUBDIR[-1]
         if (folder / layout.TABLE_FILE).is_file():
             return folder
     return None

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import layout
+from .._choices import check_bool
 from .adopt import cached_source, iblatlas_cache, use_iblatlas
 from .location import (
     OFFLINE_ENV,
@@ -266,9 +267,12 @@ def download(
     ValueError
         If a file on the server has the wrong size (e.g. a truncated binary or
         volume), ``variant`` or a level is unknown (the message names the valid
-        ones), nothing is asked (``genes=False`` alone), or the manifest is damaged.
+        ones), ``cell_types`` is an empty list (no level given), nothing is asked
+        (``genes=False`` alone), or the manifest is damaged.
     TypeError
-        If ``cell_types`` is neither a string nor an iterable of strings.
+        If ``cell_types`` is neither a string nor an iterable of strings, or
+        ``lipids``, ``genes``, ``progress``, ``check`` or ``offline`` is not a bool
+        (``lipids="yes"`` is refused, not taken as True).
     OSError
         If the server ignores byte-range requests, or a symbolic link sits where a
         file or folder is written.
@@ -310,6 +314,14 @@ def download(
 
     levels = check_levels(cell_types)  # every argument checked before the network
     layout.binary_file(variant)  # a known variant, else the error naming the choices
+    check_bool(genes, "genes", allow_none=True)
+    for name, value in (
+        ("lipids", lipids),
+        ("progress", progress),
+        ("check", check),
+        ("offline", offline),
+    ):
+        check_bool(value, name)
     if genes is None:
         genes = not levels and not lipids
     if not genes and variant != "raw":
@@ -332,7 +344,7 @@ def download(
     }
     folder = sync(source, variant=variant, **options).folder if genes else None
     if levels or lipids:
-        sync_volumes(source, cell_types=levels, lipids=lipids, **options)
+        sync_volumes(source, cell_types=levels or None, lipids=lipids, **options)
     return folder if folder is not None else _cache_dir(cache_dir)
 
 

@@ -24,8 +24,9 @@ from typing import Any
 
 from .. import layout
 from .. import volumes_layout as vl
+from .._choices import check_bool
 from .._files import make_folder
-from .adopt import iblatlas_cache, use_iblatlas
+from .adopt import iblatlas_roots, use_iblatlas
 from .location import cache_dir as _cache_dir
 from .location import (
     file_stat,
@@ -88,7 +89,8 @@ def check_levels(cell_types: str | Iterable[str] | None) -> list[str]:
     Raises
     ------
     ValueError
-        For an unknown level (the message names the four valid ones).
+        For an unknown level (the message names the four valid ones), or an empty
+        list (no level given: it would silently ask for nothing).
     TypeError
         If ``cell_types`` is neither a string nor an iterable of strings.
 
@@ -96,6 +98,10 @@ def check_levels(cell_types: str | Iterable[str] | None) -> list[str]:
     --------
     >>> check_levels("class"), check_levels(["cluster", "class", "cluster"])
     (['class'], ['cluster', 'class'])
+    >>> check_levels([])
+    Traceback (most recent call last):
+    ...
+    ValueError: cell_types=[]: no level given; choose from 'class', 'subclass', ...
     """
     if cell_types is None:
         return []
@@ -108,6 +114,11 @@ def check_levels(cell_types: str | Iterable[str] | None) -> list[str]:
             f"cell_types={cell_types!r}: pass a taxonomy level ({', '.join(vl.LEVELS)}) or "
             "a list of them."
         ) from None
+    if not asked:
+        raise ValueError(
+            f"cell_types={cell_types!r}: no level given; choose from "
+            f"{', '.join(map(repr, vl.LEVELS))} (coarse to fine), or leave cell_types out."
+        )
     return list(dict.fromkeys(vl.check_level(level) for level in asked))
 
 
@@ -175,9 +186,8 @@ def parts(source: str | os.PathLike, levels: Iterable[str], lipids: bool) -> lis
 def _folders(root: Path, kind: str) -> list[Path]:
     """Where the files of ``kind`` may be recorded: the cache, then iblatlas' copy."""
     folders = [root / kind]
-    ibl = iblatlas_cache() if kind != vl.AGEA_FOLDER else None
-    if ibl is not None:
-        folders.append(ibl.parent / kind)
+    if kind != vl.AGEA_FOLDER:  # iblatlas' copies, whether or not it holds the genes
+        folders += [ibl / kind for ibl in iblatlas_roots()]
     return folders
 
 
@@ -269,14 +279,12 @@ def _fill(
     current = current_files(manifest, target, part.names, release)
     official = {vl.MERFISH_FOLDER: vl.MERFISH_URL, vl.LIPIDS_FOLDER: vl.LIPIDS_URL}
     if len(current) < len(part.names) and normalize_url(part.url) == official.get(part.kind):
-        ibl = iblatlas_cache()
-        theirs = None if ibl is None else ibl.parent / part.kind
-        if theirs is not None and use_iblatlas(
-            theirs, manifest, part.names, release, root, progress
-        ):
-            write_manifest(root, manifest)
-            report.folder, report.reused_iblatlas, report.current = theirs, True, list(part.names)
-            return
+        for theirs in (ibl / part.kind for ibl in iblatlas_roots()):
+            if use_iblatlas(theirs, manifest, part.names, release, root, progress):
+                write_manifest(root, manifest)
+                report.folder, report.reused_iblatlas = theirs, True
+                report.current = list(part.names)
+                return
     pinned = is_official(part.url) and release.version == layout.PINNED_VERSION
     make_folder(target)
     for name in part.names:
@@ -341,6 +349,8 @@ def sync_volumes(
         If nothing is asked, a level is unknown, a volume on the server has the
         wrong size (or a header that is not a volume on the grid), or the manifest
         is damaged.
+    TypeError
+        If ``lipids``, ``progress``, ``check`` or ``offline`` is not a bool.
     FileNotFoundError
         If the source lacks a file asked for (nothing is downloaded then).
     ConnectionError, PermissionError, OSError, ChecksumError
@@ -360,7 +370,14 @@ def sync_volumes(
     ...                                       cache_dir=cache, progress=False)]
     [3, 1]
     """
-    levels = check_levels(cell_types)
+    levels = check_levels(cell_types or None)  # [] is "none" here (the command line's)
+    for name, value in (
+        ("lipids", lipids),
+        ("progress", progress),
+        ("check", check),
+        ("offline", offline),
+    ):
+        check_bool(value, name)
     if not levels and not lipids:
         raise ValueError(
             "Nothing to fetch: pass cell_types= a taxonomy level "
