@@ -137,6 +137,10 @@ def export(
         the export needs and the space there is; nothing is left behind.
     KeyError
         For unknown genes, experiments or regions.
+    TypeError
+        If ``ds`` is not a Dataset or DataArray (a DataTree: export one of its
+        nodes, ``tree["cell_types/class"].to_dataset()``, or write the whole tree
+        with ``tree.to_netcdf`` / ``tree.to_zarr``).
     ImportError
         If the writer of the format is not installed.
 
@@ -157,6 +161,7 @@ def export(
     ...
     FileNotFoundError: Cannot export the processed variant of '...sample': No processed ...
     """
+    _check_exportable(ds)
     fmt = format_of(path, format)
     check_local(path)
     if origin is not None:
@@ -220,6 +225,24 @@ def export(
         with safe_write(side, overwrite=True) as tmp:
             tmp.write_text(text, encoding="utf-8")
     return path
+
+
+def _check_exportable(ds: Any) -> None:
+    """Refuse what is neither a Dataset nor a DataArray, saying what to do instead."""
+    if isinstance(ds, (xr.Dataset, xr.DataArray)):
+        return
+    if isinstance(ds, xr.DataTree):
+        groups = [g for g in ds.groups if g != "/" and ds[g].has_data]
+        example = groups[0].lstrip("/") if groups else "cell_types/class"
+        raise TypeError(
+            "export() writes one Dataset (or DataArray), and this is a DataTree: export "
+            f'one of its nodes, e.g. export(tree["{example}"].to_dataset(), path), or '
+            "write the whole tree with tree.to_netcdf(path) or tree.to_zarr(path)."
+        )
+    raise TypeError(
+        f"export() writes an xarray Dataset or DataArray, got {type(ds).__name__}: open "
+        "one with agea_xr.open_dataset(), open_cell_types() or open_lipids()."
+    )
 
 
 #: The module each writer needs, and the extra of agea-xr that installs it.
