@@ -286,7 +286,9 @@ def volume_header(head: bytes, where: str) -> tuple[tuple[int, ...], np.dtype, i
     Raises
     ------
     ValueError
-        As :func:`parse_header`, or if the shape is not ``(items, 58, 41, 67)``.
+        As :func:`parse_header`, if the shape is not ``(items, 58, 41, 67)``, or the
+        dtype is not floating (the release's volumes are float16 and float32, NaN
+        where nothing was measured; any byte order and float size is read).
 
     Examples
     --------
@@ -300,5 +302,12 @@ def volume_header(head: bytes, where: str) -> tuple[tuple[int, ...], np.dtype, i
         raise ValueError(
             f"{where!r} has shape {shape}; a volume of items on the AGEA grid is "
             f"(items, {', '.join(map(str, layout.GRID_SHAPE))}) (ml, dv, ap)."
+        )
+    if dtype.kind != "f":
+        raise ValueError(
+            f"{where!r} holds {dtype} values; a volume of the release holds floating "
+            "point values (cell counts in float16, lipid log intensities in float32, NaN "
+            "where nothing was measured). Replace the file with the published one, or "
+            "re-save yours as floats (np.save(path, volume.astype('float32')))."
         )
     return shape, dtype, offset, offset + int(np.prod(shape)) * dtype.itemsize

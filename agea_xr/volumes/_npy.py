@@ -6,7 +6,9 @@ shape ``(items, 58, 41, 67)``, C order: item ``i`` is one contiguous run of
 header (:func:`agea_xr.volumes_layout.volume_header`, from the first bytes only),
 then reads runs of items from a local file or any fsspec URL (one ranged
 request per run), in the style of :class:`agea_xr.reader.ExperimentFile`.
-:class:`ItemArray` exposes them to xarray as a lazily indexed ``BackendArray``.
+:class:`ItemArray` exposes them to xarray as a lazily indexed ``BackendArray``,
+in memory as float32 or wider (:func:`memory_dtype`: the stored float16 values,
+exactly, widened per read, so that means, netCDF and Zarr behave as for the genes).
 
 Nothing is ever unpickled: :func:`read_small_npy` reads label files with
 ``allow_pickle=False`` and refuses object arrays with a clear message.
@@ -25,13 +27,39 @@ from xarray.core import indexing
 
 from .. import layout
 from ..reader import RangeFile, runs
-from ..remote import is_url, read_range
+from ..remote import connection_errors, is_url, read_range
 from ..volumes_layout import parse_header, volume_header
 
-__all__ = ["ItemArray", "ItemFile", "parse_header", "read_small_npy"]
+__all__ = ["ItemArray", "ItemFile", "memory_dtype", "parse_header", "read_small_npy"]
 
 #: Bytes read first to parse a header (numpy pads headers to 64 bytes; 128 is usual).
 _HEAD = 4096
+
+
+def memory_dtype(stored: np.dtype) -> np.dtype:
+    """The dtype a stored volume dtype is given as in memory.
+
+    float16 becomes float32 (every float16 value is exact in float32): dask sums
+    float16 in float16 (a mean overflows to inf) and netCDF has no float16. Other
+    floats keep their size, in native byte order.
+
+    Parameters
+    ----------
+    stored : numpy.dtype
+        A floating dtype (:func:`agea_xr.volumes_layout.volume_header` checks it).
+
+    Returns
+    -------
+    numpy.dtype
+
+    Examples
+    --------
+    >>> memory_dtype(np.dtype("<f2")), memory_dtype(np.dtype(">f8"))
+    (dtype('float32'), dtype('float64'))
+    """
+    if stored.itemsize < 4:
+        return np.dtype(np.float32)
+    return stored.newbyteorder("=")
 
 
 def read_small_npy(data: bytes, where: str) -> np.ndarray:
@@ -91,8 +119,10 @@ class ItemFile(RangeFile):
     Raises
     ------
     ValueError
-        At construction, for a header that is not a C-order numeric ``.npy`` array
+        At construction, for a header that is not a C-order floating ``.npy`` array
         on the AGEA grid, or a file shorter than its header says.
+    ConnectionError, PermissionError
+        If a URL cannot be reached or read (the message names it).
 
     Notes
     -----
@@ -126,7 +156,8 @@ class ItemFile(RangeFile):
             with open(self.location, "rb") as f:
                 return f.read(_HEAD), os.fstat(f.fileno()).st_size
         fs, path = self._filesystem()
-        size = int(fs.size(path))
+        with connection_errors(self.location, self.storage_options):
+            size = int(fs.size(path))
         head = read_range(
             fs, path, 0, min(_HEAD, size), url=self.location, options=self.storage_options
         )
@@ -155,20 +186,23 @@ class ItemFile(RangeFile):
 
 
 class ItemArray(BackendArray):
-    """Lazily indexed ``(item, ml, dv, ap)`` values of an :class:`ItemFile`, as stored.
+    """Lazily indexed ``(item, ml, dv, ap)`` values of an :class:`ItemFile`.
 
-    Indexing reads only the items asked for, consecutive ones as one byte range.
+    Indexing reads only the items asked for, consecutive ones as one byte range,
+    and gives the stored values as :func:`memory_dtype` (float16 widened to
+    float32, exactly; native byte order), one cast per read.
     """
 
     def __init__(self, source: ItemFile) -> None:
         self.source = source
         self.shape = source.shape
-        self.dtype = source.dtype
+        self.dtype = memory_dtype(source.dtype)
 
     def __getitem__(self, key: indexing.ExplicitIndexer) -> np.ndarray:
-        return indexing.explicit_indexing_adapter(
+        values = indexing.explicit_indexing_adapter(
             key, self.shape, indexing.IndexingSupport.OUTER_1VECTOR, self._getitem
         )
+        return np.asarray(values).astype(self.dtype, copy=False)
 
     def _getitem(self, key: tuple) -> np.ndarray:
         first, rest = key[0], tuple(key[1:])

@@ -48,7 +48,8 @@ def denoised(raw, brain: np.ndarray):
     Parameters
     ----------
     raw : dask.array.Array
-        ``(types, ml, dv, ap)`` raw densities (float16, NaN allowed), chunked along
+        ``(types, ml, dv, ap)`` raw densities (the stored float16 values as float32,
+        NaN allowed), chunked along
         types only.
     brain : numpy.ndarray
         bool ``(ml, dv, ap)``, True inside the brain (``label != 0``).

@@ -20,8 +20,9 @@ def describe(ds: xr.Dataset) -> str:
     Returns
     -------
     str
-        Level and variant, number of items (neuronal and not), item volume size and
-        dtype, per-class counts (cell types), grid, source, citation and licence.
+        Level and variant, number of items (neuronal and not), dtype in memory
+        and on disk, item volume size on disk, per-class counts (cell types),
+        grid, source, citation and licence.
 
     Examples
     --------
@@ -48,8 +49,12 @@ def describe(ds: xr.Dataset) -> str:
     else:
         var = ds["intensity"]
         lines.append(f"Lipid Brain Atlas volumes: {ds.sizes[vl.LIPID]:,} lipids")
-    volume_kb = var.dtype.itemsize * int(np.prod([ds.sizes[d] for d in ("ml", "dv", "ap")]))
-    lines.append(f"{var.name} {var.dims}, {var.dtype}, {volume_kb / 1000:,.0f} kB per item")
+    stored = np.dtype(var.encoding.get("stored_dtype", var.dtype))
+    volume_kb = stored.itemsize * int(np.prod([ds.sizes[d] for d in ("ml", "dv", "ap")]))
+    lines.append(
+        f"{var.name} {var.dims}, {var.dtype} ({stored} on disk, {volume_kb / 1000:,.0f} kB "
+        "per item)"
+    )
     lines.append(f"grid: {grid} voxels of {ds.attrs.get('voxel_size_um', 200.0):g} um")
     lines.append(f"source: {ds.attrs.get('source')}")
     lines.append(f"citation: {ds.attrs.get('citation')}")
