@@ -20,15 +20,15 @@ from xarray.core import indexing
 
 from .. import layout
 from .. import volumes_layout as vl
-from .._choices import check_choice
+from .._choices import check_between, check_bool, check_choice
 from ..conventions import attributes, global_attributes
 from ..grid_index import set_grid_indexes
-from ._files import find_folder, grid_label, join, read_ids, read_table
+from ._files import fetch_hint, find_folder, grid_label, join, read_ids, read_table, require
 from ._npy import ItemArray, ItemFile
 
 __all__ = ["CHUNK_ITEMS", "open_cell_types", "open_lipids", "taxonomy"]
 
-#: Items per dask chunk (about 20 MB of float16).
+#: Items per dask chunk (about 20 MB of float16 on disk, 40 MB as float32 in memory).
 CHUNK_ITEMS = 64
 
 
@@ -42,8 +42,32 @@ def taxonomy(folder: str, level: str, ids: np.ndarray, options) -> pd.DataFrame:
         one column per ancestor level (its name), ``non_neuronal`` (the class is one
         of :data:`agea_xr.volumes_layout.NON_NEURONAL_CLASSES`), as
         ``iblatlas.genomics.merfish.is_non_neuronal`` walks the parents.
+
+    Raises
+    ------
+    FileNotFoundError
+        If a table is missing.
+    ValueError
+        Naming the table, if it is damaged (not parquet, a missing column, an index
+        that is not distinct integer ids) or lacks some of ``ids``.
     """
-    table = read_table(folder, vl.TAXONOMY_TABLE[level], options)
+    remedy = fetch_hint(vl.MERFISH_FOLDER, level, check=True)
+
+    def table_of(lev: str) -> pd.DataFrame:
+        parent = vl.PARENT[lev]
+        columns = [lev] + ([vl.color_column(lev)] if lev == level else [])
+        name = vl.TAXONOMY_TABLE[lev]
+        out = read_table(folder, name, options, columns + ([parent] if parent else []), remedy)
+        index = out.index
+        if index.dtype.kind not in "iu" or index.has_duplicates:
+            raise ValueError(
+                f"{join(folder, name)!r} is not indexed by distinct integer type ids (its "
+                f"index is {index.dtype}{', repeated' if index.has_duplicates else ''}): "
+                f"the file is damaged or not the release's. Download it again: {remedy}."
+            )
+        return out
+
+    table = table_of(level)
     missing = np.setdiff1d(ids, table.index.to_numpy())
     if missing.size:
         raise ValueError(
@@ -61,7 +85,7 @@ def taxonomy(folder: str, level: str, ids: np.ndarray, options) -> pd.DataFrame:
     )
     current, lev = names, level
     while (parent := vl.PARENT[lev]) is not None:
-        up = table if lev == level else read_table(folder, vl.TAXONOMY_TABLE[lev], options)
+        up = table if lev == level else table_of(lev)
         lookup = up.drop_duplicates(lev).set_index(lev)[parent]
         current = current.map(lookup).fillna("").astype(str)
         out[parent] = current.to_numpy()
@@ -78,7 +102,9 @@ def _variable(source: ItemFile, dim: str, attrs: Mapping[str, Any]) -> xr.Variab
     var = xr.Variable(
         (dim, *layout.GRID_DIMS), indexing.LazilyIndexedArray(ItemArray(source)), dict(attrs)
     )
-    var.encoding = {"source": source.location, "dtype": source.dtype}
+    # no "dtype" encoding: the file's float16 would be written back (netCDF has none);
+    # "stored_dtype" is only read by describe() (writers ignore unknown encodings)
+    var.encoding = {"source": source.location, "stored_dtype": str(source.dtype)}
     return var
 
 
@@ -113,16 +139,19 @@ def open_cell_types(
     level : {"class", "subclass", "supertype", "cluster"}, default "subclass"
         Taxonomy level (34, 338, 1,201 and 5,322 types).
     variant : {"raw", "processed"}, default "raw"
-        ``raw``: the stored cell counts per voxel (float16, NaN where no section
-        reaches), bit for bit. ``processed``: iblatlas' ``merfish.denoise_volume`` as
+        ``raw``: the stored cell counts per voxel (NaN where no section reaches):
+        the file's float16 values, exactly, as float32 (widened per read, lazily,
+        so that means, ``to_netcdf`` and ``to_zarr`` work as for the genes).
+        ``processed``: iblatlas' ``merfish.denoise_volume`` as
         ``merfish.load_volume(label="processed")`` applies it: NaN -> 0, in-brain
         voxels NaN in every type filled with Dirichlet(1, ..., 1) noise (seed 42),
         Gaussian smoothing per type (sigma 0.5 voxel), brain mask, then proportions
         (divided by the per-voxel sum over types + 1e-10); float32, lazy (dask).
     include_non_neuronal : bool, optional
-        Processed variant only; default False: the non-neuronal types (classes
-        Astro-Epen, OPC-Oligo, OEC, Vascular, Immune) are dropped and the volumes are
-        proportions among neurons. The raw variant always keeps every type.
+        Processed variant only (True or False; a string is refused); default False:
+        the non-neuronal types (classes Astro-Epen, OPC-Oligo, OEC, Vascular, Immune)
+        are dropped and the volumes are proportions among neurons. The raw variant
+        always keeps every type.
     chunks : dict or None, default None
         None: lazily indexed (a selection reads only its types' bytes); ``{}``: dask
         chunks of 64 types; or any xarray ``chunks`` mapping. The processed variant
@@ -144,9 +173,17 @@ def open_cell_types(
     Raises
     ------
     ValueError
-        For an unknown level or variant, a damaged file, or an object array.
+        For an unknown level or variant, a damaged file (a table that is not parquet
+        or lacks a column, repeated type ids, a volume that is not floating point, a
+        damaged sibling ``agea/label.npy``), or an object array; the message names
+        the file and the remedy (``agea_xr.download(cell_types=level, check=True)``).
+    TypeError
+        If ``include_non_neuronal`` is not a bool (or None).
     FileNotFoundError
-        If the folder or a needed file is missing.
+        If the folder or a needed file (the volume, its type ids, a table) is
+        missing: the message names the file, the level and the remedy.
+    ConnectionError, PermissionError
+        If a URL cannot be reached or read (the message names it, as for the genes).
 
     Examples
     --------
@@ -158,6 +195,7 @@ def open_cell_types(
     """
     level = vl.check_level(level)
     variant = check_choice(variant, vl.CELL_TYPE_VARIANTS, "variant")
+    check_bool(include_non_neuronal, "include_non_neuronal", allow_none=True)
     if include_non_neuronal is not None and variant == "raw":
         raise ValueError(
             "include_non_neuronal applies to variant='processed' only: the raw variant "
@@ -165,16 +203,24 @@ def open_cell_types(
         )
     needed = vl.cell_type_files(level)  # the ancestors' tables too: their names are coords
     folder, options = find_folder(source, vl.MERFISH_FOLDER, needed, storage_options)
-    ids = read_ids(folder, vl.labels_file(level), options)
+    remedy = fetch_hint(vl.MERFISH_FOLDER, level)
+    ids = read_ids(folder, vl.labels_file(level), options, remedy)
+    require(
+        folder,
+        vl.volume_file(level),
+        options,
+        f"the cell-type volume of the {level!r} level is missing (its type ids are "
+        f"there). Download it: {remedy}, or pass source= a folder that holds it.",
+    )
     volume = ItemFile(join(folder, vl.volume_file(level)), options)
     if volume.shape[0] != ids.size:
         raise ValueError(
             f"{volume.location!r} holds {volume.shape[0]} types but "
             f"{vl.labels_file(level)} lists {ids.size}: the files belong to different "
-            "releases. Download both again."
+            f"releases. Download both again: {fetch_hint(vl.MERFISH_FOLDER, level, check=True)}."
         )
     types = taxonomy(folder, level, ids, options)
-    label, label_source = grid_label(folder, options)
+    label, label_source = grid_label(folder, options, fetch_hint(vl.MERFISH_FOLDER, level))
     coords = _grid_coords()
     columns = [c for c in types.columns if c != "name"]
     coords[vl.CELL_TYPE] = (vl.CELL_TYPE, types["name"].to_numpy(dtype=object))
@@ -234,7 +280,8 @@ def open_lipids(
     min_reliability : float, optional
         Keep the lipids whose ``reliability`` (voxel-wise correlation between the two
         dense brains) is at least this, as ``iblatlas.genomics.lipids.load_volume``
-        (0.6 keeps 158 of 173). Only the kept lipids' bytes are ever read.
+        (0.6 keeps 158 of 173): a real number from 0 to 1 (a string is refused).
+        Only the kept lipids' bytes are ever read.
     chunks : dict or None, default None
         As for :func:`open_cell_types`.
     storage_options : mapping, optional
@@ -252,8 +299,17 @@ def open_lipids(
     Raises
     ------
     ValueError
-        For a damaged file, a table that does not match the volume, or a
-        ``min_reliability`` that is not a finite number.
+        For a damaged file (a table that is not parquet or lacks a column, a volume
+        that is not floating point, a damaged sibling ``agea/label.npy``), a table
+        that does not match the volume, a ``min_reliability`` outside [0, 1], or one
+        that no lipid reaches (the message names the highest reliability).
+    TypeError
+        If ``min_reliability`` is not a real number.
+    FileNotFoundError
+        If the folder, the volume or the table is missing (the message names the
+        file and the remedy, ``agea_xr.download(lipids=True)``).
+    ConnectionError, PermissionError
+        If a URL cannot be reached or read (the message names it, as for the genes).
 
     Examples
     --------
@@ -262,21 +318,33 @@ def open_lipids(
     >>> open_lipids(folder, min_reliability=0.6).sizes["lipid"]
     7
     """
+    if min_reliability is not None:
+        min_reliability = check_between(min_reliability, "min_reliability", 0, 1, "Pearson r")
     folder, options = find_folder(source, vl.LIPIDS_FOLDER, vl.LIPID_FILES, storage_options)
-    table = read_table(folder, vl.LIPID_TABLE, options)
-    absent = [c for c in vl.LIPID_COLUMNS if c not in table.columns]
-    if absent:
+    remedy = fetch_hint(vl.LIPIDS_FOLDER, check=True)
+    table = read_table(folder, vl.LIPID_TABLE, options, vl.LIPID_COLUMNS, remedy)
+    odd = [c for c in vl.LIPID_COLUMNS[1:] if not pd.api.types.is_numeric_dtype(table[c])]
+    if odd:
         raise ValueError(
-            f"{join(folder, vl.LIPID_TABLE)!r} lacks the column(s) {absent}; a lipid table "
-            f"has {', '.join(vl.LIPID_COLUMNS)}."
+            f"{join(folder, vl.LIPID_TABLE)!r} holds non-numeric values in {odd} (dtypes "
+            f"{[str(table[c].dtype) for c in odd]}): the file is damaged or not the "
+            f"release's. Download it again: {remedy}."
         )
+    require(
+        folder,
+        vl.LIPID_FILE,
+        options,
+        "the lipid volume is missing (its table is there). Download it: "
+        f"{fetch_hint(vl.LIPIDS_FOLDER)}, or pass source= a folder that holds it.",
+    )
     volume = ItemFile(join(folder, vl.LIPID_FILE), options)
     if volume.shape[0] != len(table):
         raise ValueError(
             f"{volume.location!r} holds {volume.shape[0]} lipids but {vl.LIPID_TABLE} has "
-            f"{len(table)} rows: the files belong to different releases."
+            f"{len(table)} rows: the files belong to different releases. Download both "
+            f"again: {remedy}."
         )
-    label, label_source = grid_label(folder, options)
+    label, label_source = grid_label(folder, options, fetch_hint(vl.LIPIDS_FOLDER))
     coords = _grid_coords()
     coords[vl.LIPID] = (vl.LIPID, table["lipid"].astype(str).to_numpy(dtype=object))
     for column in vl.LIPID_COLUMNS[1:]:
@@ -297,10 +365,20 @@ def open_lipids(
         voxel_size_um=layout.RESOLUTION_UM,
     )
     if min_reliability is not None:
-        from .._choices import check_finite
-
-        check_finite(min_reliability, "min_reliability", unit="Pearson r")
-        keep = np.flatnonzero(table["reliability"].to_numpy() >= float(min_reliability))
+        reliability = table["reliability"].to_numpy(dtype=np.float64)
+        keep = np.flatnonzero(reliability >= min_reliability)
+        if not keep.size:
+            best = int(np.nanargmax(reliability)) if np.isfinite(reliability).any() else None
+            highest = (
+                "none is a number"
+                if best is None
+                else f"the highest is {reliability[best]:.3g} ({table['lipid'].iloc[best]})"
+            )
+            raise ValueError(
+                f"No lipid reaches min_reliability={min_reliability:g} in "
+                f"{join(folder, vl.LIPID_TABLE)!r}: {highest}. Pass a lower value "
+                "(iblatlas' default is 0.6), or None for every lipid."
+            )
         ds = ds.isel({vl.LIPID: keep})
-        ds.attrs["min_reliability"] = float(min_reliability)
+        ds.attrs["min_reliability"] = min_reliability
     return _finish(ds, chunks, vl.LIPID)

@@ -295,8 +295,7 @@ def test_iblatlas_copy_of_the_official_files_is_used(s3_server, tmp_path, monkey
     s3_server.upload(bucket, "atlas/merfish", src)
     home, one = tmp_path / "home", tmp_path / "ONE"
     allen = one.joinpath(*layout.IBLATLAS_CACHE_SUBDIR).parent
-    write_agea_grid(allen / "agea")
-    (allen / "agea" / layout.TABLE_FILE).write_bytes(b"")  # what marks iblatlas' folder
+    write_agea_grid(allen / "agea")  # what merfish.load_volume leaves: no gene table
     write_merfish(allen / "merfish", ["class"])
     one_config(home, one)
     monkeypatch.setenv("HOME", str(home))
@@ -313,6 +312,8 @@ def test_iblatlas_copy_of_the_official_files_is_used(s3_server, tmp_path, monkey
     assert merfish.downloaded == [] and sorted(merfish.current) == CLASS_FILES
     assert not (location.cache_dir() / "merfish").exists()
     assert agea_xr.open_cell_types(level="class").attrs["source"] == str(allen / "merfish")
+    offline = sync_volumes(cell_types="class", offline=True, progress=False)[0]
+    assert offline.folder == allen / "merfish" and offline.missing == []
 
 
 def test_cli_download_of_cell_types_and_lipids(atlas, tmp_path, capsys):
