@@ -78,6 +78,9 @@ def check_choice(value: Any, choices: Sequence[Any], what: str, hint: str = "") 
 
     Raises
     ------
+    TypeError
+        If ``value`` is an array (numpy, xarray, pandas: one choice is one value),
+        naming the choices.
     ValueError
         If ``value`` is not among ``choices``; the message lists them and the closest.
 
@@ -89,7 +92,18 @@ def check_choice(value: Any, choices: Sequence[Any], what: str, hint: str = "") 
     Traceback (most recent call last):
     ...
     ValueError: Unknown hemisphere 'lft': choose one of None, 'left', 'right'. Did you mean 'left'?
+    >>> check_choice(np.array(["left", "right"]), ("left", "right"), "hemisphere")
+    Traceback (most recent call last):
+    ...
+    TypeError: The hemisphere is one value, one of 'left', 'right'; got ndarray with shape (2,).
     """
+    if hasattr(value, "__array__") and not isinstance(value, np.generic):
+        # an array in a tuple test is an elementwise == whose truth is ambiguous
+        shown = ", ".join(repr(c) for c in choices)
+        raise TypeError(
+            f"The {what} is one value, one of {shown}; got {type(value).__name__} with shape "
+            f"{tuple(np.shape(value))}."
+        )
     try:
         if value in choices:
             return value

@@ -162,6 +162,23 @@ def test_every_analysis_refuses_an_array_as_mapping_with_the_same_message():
             call()
 
 
+def test_an_array_where_one_choice_is_expected_is_a_type_error_naming_the_choices():
+    ds = agea_xr.open_sample()
+    pdyn = ds.agea.gene("Pdyn")
+    with pytest.raises(TypeError) as err:
+        ds.agea.region_expression(hemisphere=xr.DataArray(["left", "right"]))
+    assert str(err.value) == (
+        "The hemisphere is one value, one of None, 'left', 'right', 'split'; got DataArray "
+        "with shape (2,)."
+    )
+    with pytest.raises(TypeError) as err:
+        ds.agea.similar_genes(pdyn, method=np.array(["pearson"]))
+    assert str(err.value) == (
+        "The method is one value, one of 'pearson', 'spearman'; got ndarray with shape (1,)."
+    )
+    assert ds.agea.region_mask("CTX", hemisphere=np.str_("left")).any()
+
+
 # --- region_table -------------------------------------------------------------------
 @pytest.mark.parametrize("mapping", MAPPINGS)
 def test_region_table_lists_the_regions_of_the_mapping(mapping):
