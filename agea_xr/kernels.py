@@ -327,6 +327,7 @@ def seed_moments(
     table: np.ndarray | None = None,
     *,
     engine: str = "auto",
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Sums for the Pearson correlation of every voxel with a seed profile.
 
@@ -342,12 +343,15 @@ def seed_moments(
         As for :func:`segment_sums`.
     seed : numpy.ndarray
         The seed's value in each experiment of the chunk (NaN where not measured).
+    out : numpy.ndarray, optional
+        C-contiguous float64 ``(7, voxels)`` sums to add this chunk's into, in
+        place (the sums of several chunks, accumulated experiment after experiment).
 
     Returns
     -------
     numpy.ndarray
-        float64, shape ``(7, voxels)``: rows ``n``, ``sum_x``, ``sum_y``,
-        ``sum_xx``, ``sum_yy``, ``sum_xy``, ``n_x`` (:data:`MOMENT_FIELDS`).
+        float64, shape ``(7, voxels)`` (``out`` when given): rows ``n``, ``sum_x``,
+        ``sum_y``, ``sum_xx``, ``sum_yy``, ``sum_xy``, ``n_x`` (:data:`MOMENT_FIELDS`).
         Chunks add up.
 
     Raises
@@ -368,7 +372,11 @@ def seed_moments(
             f"The seed profile has {seed.size} values for a chunk of {block.shape[0]} "
             "experiments: give one value per experiment."
         )
-    out = np.zeros((len(MOMENT_FIELDS), block.shape[1]), dtype=np.float64)
+    shape = (len(MOMENT_FIELDS), block.shape[1])
+    if out is None:
+        out = np.zeros(shape, dtype=np.float64)
+    elif out.shape != shape or out.dtype != np.float64 or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-contiguous float64 array of shape {shape}.")
     if _use_numba(engine):
         _numba_kernels().seed_moments(block, _table_arg(table), seed, out)
         return out
