@@ -68,11 +68,18 @@ def prepare_queries(maps: np.ndarray) -> Queries:
     """
     maps = np.atleast_2d(np.asarray(maps, dtype=np.float64))
     ok = np.isfinite(maps)
-    patterns, which = np.unique(ok, axis=0, return_inverse=True)
+    # distinct rows by their packed bytes, in order of first appearance (numpy's
+    # unique(axis=0) views a row as one structured value of a field per voxel: slow)
+    first: dict[bytes, int] = {}
+    which = np.array(
+        [first.setdefault(row.tobytes(), len(first)) for row in np.packbits(ok, axis=1)],
+        dtype=np.int64,
+    )
+    patterns = ok[np.unique(which, return_index=True)[1]]
     return Queries(
         np.ascontiguousarray(np.where(ok, maps, 0.0)),
         np.ascontiguousarray(patterns.astype(np.float64)),
-        np.asarray(which, dtype=np.int64).reshape(-1),
+        which,
     )
 
 
