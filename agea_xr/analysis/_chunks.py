@@ -34,6 +34,7 @@ __all__ = [
     "experiment_pass",
     "expression_matrix",
     "group_sums",
+    "one_blas_thread",
     "segment_medians",
     "segment_sums",
 ]
@@ -178,6 +179,22 @@ def expression_matrix(ds: xr.Dataset) -> ExpressionMatrix:
     if reads and backend.source.dtype != dtype:
         reads = {}
     return ExpressionMatrix(array, None, **reads)
+
+
+def one_blas_thread():
+    """A context in which BLAS runs single-threaded (threadpoolctl), or a no-op without it.
+
+    The threaded scheduler runs one task per core already; matrix products in
+    several tasks at once, each on all cores' BLAS threads, oversubscribe the
+    machine (``dask.distributed`` workers set one BLAS thread themselves).
+    """
+    import contextlib
+
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - comes with scikit-learn
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _constant(array: np.ndarray):
