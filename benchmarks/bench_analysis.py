@@ -133,7 +133,7 @@ CASES = [
         setup=open_dataset,
         baseline=ONEHOT,
         repeat=3,
-        note="sorts every region's values",
+        note="selects every region's middle values",
     ),
     Case(FULL_PASS, run=full_pass_mean, setup=memmap, repeat=3),
     Case("seed_correlation(voxel)", run=_seed, setup=open_dataset, baseline=FULL_PASS, repeat=5),
