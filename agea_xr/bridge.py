@@ -105,6 +105,10 @@ def label_of(obj: xr.Dataset | xr.DataArray) -> xr.DataArray:
             f"the three spatial dims {GRID_DIMS} (select ranges, not single planes)."
         )
     label = label.reset_coords(drop=True).transpose(*GRID_DIMS)
+    if label.chunks is not None:
+        # a small volume (300 kB), needed here: read here, not sent through a cluster
+        # and back on every call (open_dataset holds it in memory, chunked)
+        label = label.compute(scheduler="synchronous")
     check_label(label.values, "The label volume")
     return label
 

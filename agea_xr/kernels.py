@@ -41,8 +41,8 @@ __all__ = [
 SUM_FIELDS = ("count", "sum", "sum_sq")
 #: Names of the rows of :func:`seed_moments` (axis 0).
 MOMENT_FIELDS = ("n", "sum_x", "sum_y", "sum_xx", "sum_yy", "sum_xy", "n_x")
-#: Voxels per tile of the seed kernel: its seven float64 accumulators stay in cache.
-_TILE = 2048
+#: Voxels per tile of the seed kernel: its seven float64 accumulators stay in L1 cache.
+_TILE = 256
 
 
 @functools.cache
@@ -327,6 +327,7 @@ def seed_moments(
     table: np.ndarray | None = None,
     *,
     engine: str = "auto",
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Sums for the Pearson correlation of every voxel with a seed profile.
 
@@ -342,12 +343,15 @@ def seed_moments(
         As for :func:`segment_sums`.
     seed : numpy.ndarray
         The seed's value in each experiment of the chunk (NaN where not measured).
+    out : numpy.ndarray, optional
+        C-contiguous float64 ``(7, voxels)`` sums to add this chunk's into, in
+        place (the sums of several chunks, accumulated experiment after experiment).
 
     Returns
     -------
     numpy.ndarray
-        float64, shape ``(7, voxels)``: rows ``n``, ``sum_x``, ``sum_y``,
-        ``sum_xx``, ``sum_yy``, ``sum_xy``, ``n_x`` (:data:`MOMENT_FIELDS`).
+        float64, shape ``(7, voxels)`` (``out`` when given): rows ``n``, ``sum_x``,
+        ``sum_y``, ``sum_xx``, ``sum_yy``, ``sum_xy``, ``n_x`` (:data:`MOMENT_FIELDS`).
         Chunks add up.
 
     Raises
@@ -368,7 +372,11 @@ def seed_moments(
             f"The seed profile has {seed.size} values for a chunk of {block.shape[0]} "
             "experiments: give one value per experiment."
         )
-    out = np.zeros((len(MOMENT_FIELDS), block.shape[1]), dtype=np.float64)
+    shape = (len(MOMENT_FIELDS), block.shape[1])
+    if out is None:
+        out = np.zeros(shape, dtype=np.float64)
+    elif out.shape != shape or out.dtype != np.float64 or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-contiguous float64 array of shape {shape}.")
     if _use_numba(engine):
         _numba_kernels().seed_moments(block, _table_arg(table), seed, out)
         return out
@@ -480,28 +488,52 @@ def _numba_kernels():
                     if x == x:
                         buf[n] = x
                         n += 1
-                if n:
-                    s = np.sort(buf[:n])
-                    out[e, r] = (s[(n - 1) // 2] + s[n // 2]) / 2.0
+                if n == 0:
+                    continue
+                # quickselect of the lower middle value in place: every later one is >= it
+                want = (n - 1) // 2
+                lo, hi = 0, n - 1
+                while hi > lo:
+                    pivot = buf[(lo + hi) // 2]
+                    i, j = lo, hi
+                    while i <= j:
+                        while buf[i] < pivot:
+                            i += 1
+                        while buf[j] > pivot:
+                            j -= 1
+                        if i <= j:
+                            buf[i], buf[j] = buf[j], buf[i]
+                            i += 1
+                            j -= 1
+                    if want <= j:
+                        hi = j
+                    elif want >= i:
+                        lo = i
+                    else:
+                        break
+                low = buf[want]
+                high = buf[want + 1 : n].min() if n % 2 == 0 else low
+                out[e, r] = (low + high) / 2.0
 
     @numba.njit(nogil=True, cache=True)
     def _seed_moments(data, table, seed, out):  # pragma: no cover - compiled
-        # voxel tiles keep the seven accumulators in cache; each tile row is decoded
-        # into a small buffer first so that the accumulation loop vectorises; each
-        # voxel accumulates experiment by experiment from 0.0 (the numpy order)
+        # a tile's seven sums stay in L1 cache over the chunk's experiments; a decoded
+        # tile row lets the sums vectorise; experiment after experiment (numpy's order)
         k, n_vox = data.shape
         xs = np.empty(_TILE, dtype=np.float64)
         oks = np.empty(_TILE, dtype=np.float64)
-        n, sx, sy, sxx, syy, sxy, nx = out[0], out[1], out[2], out[3], out[4], out[5], out[6]
+        acc = np.empty((len(MOMENT_FIELDS), _TILE), dtype=np.float64)
         for v0 in range(0, n_vox, _TILE):
             m = min(_TILE, n_vox - v0)
+            acc[:, :m] = out[:, v0 : v0 + m]
+            n, sx, sy, sxx, syy, sxy, nx = acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6]
             for e in range(k):
                 y = seed[e]
                 row = data[e]
                 if y != y:  # the seed is not measured: only count the voxels' measurements
                     for i in range(m):
                         x = _load(row, v0 + i, table)
-                        nx[v0 + i] += 1.0 if x == x else 0.0
+                        nx[i] += 1.0 if x == x else 0.0
                     continue
                 for i in range(m):
                     x = _load(row, v0 + i, table)
@@ -510,16 +542,16 @@ def _numba_kernels():
                     oks[i] = 1.0 if ok else 0.0
                 yy = y * y
                 for i in range(m):
-                    v = v0 + i
                     o = oks[i]
                     x = xs[i]
-                    n[v] += o
-                    sx[v] += x
-                    sy[v] += o * y
-                    sxx[v] += x * x
-                    syy[v] += o * yy
-                    sxy[v] += x * y
-                    nx[v] += o
+                    n[i] += o
+                    sx[i] += x
+                    sy[i] += o * y
+                    sxx[i] += x * x
+                    syy[i] += o * yy
+                    sxy[i] += x * y
+                    nx[i] += o
+            out[:, v0 : v0 + m] = acc[:, :m]
 
     return types.SimpleNamespace(
         segment_sums=_segment_sums,

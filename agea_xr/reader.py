@@ -10,10 +10,11 @@ built on them pickles in a few kilobytes and every dask worker opens its own
 file or connection.
 
 The reader also owns the **raw-bits fast path** of the analyses:
-:func:`backend_array` finds the :class:`ExpressionArray` under the dask array
-that ``open_dataset`` built, and :func:`raw_bits` reads the same chunks of
-experiments again as undecoded float16 bits (:func:`read_bits`), which the
-kernels decode through a lookup table inside their reduction. For arrays that
+:func:`backend_array` finds the :class:`ExpressionArray` (or an item volume's
+array) under the dask array that ``open_dataset`` built, and :func:`raw_bits`
+reads the same chunks of experiments again as undecoded float16 bits
+(:func:`read_rows`), which the kernels decode through a lookup table inside
+their reduction; the analyses' pass reads them inside its own tasks. For arrays that
 live in memory or in a ``numpy.memmap`` (``wrap_volume``, the iblatlas
 hand-over), :func:`lazy_rows` gives the same chunks of experiments without
 copying the whole array first.
@@ -31,7 +32,7 @@ from xarray.backends import BackendArray
 from xarray.core import indexing
 
 from . import kernels
-from .layout import GRID_SHAPE, RAW_DTYPE, VOLUME_BYTES
+from .layout import GRID_SHAPE, RAW_DTYPE, VOLUME_BYTES, VOXELS_PER_VOLUME
 from .remote import is_url, read_range
 
 __all__ = [
@@ -42,6 +43,9 @@ __all__ = [
     "lazy_rows",
     "raw_bits",
     "read_bits",
+    "read_rows",
+    "row_buffer",
+    "row_starts",
     "runs",
 ]
 
@@ -156,6 +160,19 @@ class RangeFile:
         return out
 
 
+def row_buffer(out: np.ndarray | None, rows: int, dtype) -> np.ndarray:
+    """``out`` as ``(rows, ml, dv, ap)`` of ``dtype`` (checked), or a new such array."""
+    if out is None:
+        return np.empty((rows, *GRID_SHAPE), dtype=dtype)
+    size = rows * VOXELS_PER_VOLUME
+    if out.dtype != dtype or out.size != size or not out.flags.c_contiguous:
+        raise ValueError(
+            f"out must be a C-contiguous {np.dtype(dtype)} array of {size} values, "
+            f"got {out.dtype} {out.shape}."
+        )
+    return out.reshape(rows, *GRID_SHAPE)
+
+
 class ExperimentFile(RangeFile):
     """A raw AGEA binary, read by whole experiments.
 
@@ -174,6 +191,9 @@ class ExperimentFile(RangeFile):
     fsspec filesystem lazily in each process, so it pickles small.
     """
 
+    #: dtype of what :meth:`read` returns (the stored values).
+    dtype = RAW_DTYPE
+
     def __init__(
         self,
         location: str | os.PathLike,
@@ -191,18 +211,21 @@ class ExperimentFile(RangeFile):
         """Expected size of the file in bytes."""
         return self.n_experiments * VOLUME_BYTES
 
-    def read(self, start: int, stop: int) -> np.ndarray:
+    def read(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
         """Read experiments ``start`` to ``stop`` (exclusive) as one byte range.
 
         Parameters
         ----------
         start, stop : int
             Experiment positions, ``0 <= start <= stop <= n_experiments``.
+        out : numpy.ndarray, optional
+            A C-contiguous float16 buffer of ``(stop - start) * 159,326`` values to
+            fill (reused between reads: no new memory per read).
 
         Returns
         -------
         numpy.ndarray
-            A new, writable float16 array of shape ``(stop - start, 58, 41, 67)``.
+            A new (or ``out``'s), writable float16 array of shape ``(stop - start, 58, 41, 67)``.
 
         Raises
         ------
@@ -216,7 +239,7 @@ class ExperimentFile(RangeFile):
                 f"Experiments {start}:{stop} are outside {self.location!r}, which holds "
                 f"{self.n_experiments} experiments."
             )
-        out = np.empty((stop - start, *GRID_SHAPE), dtype=RAW_DTYPE)
+        out = row_buffer(out, stop - start, RAW_DTYPE)
         return self.read_into(start * VOLUME_BYTES, out, f"experiments {start}:{stop}")
 
 
@@ -280,21 +303,25 @@ class ExpressionArray(BackendArray):
 
 
 # --- the raw-bits fast path of the analyses -------------------------------------------
-def backend_array(data) -> ExpressionArray | None:
-    """The :class:`ExpressionArray` under an untouched dask array, or None.
+def backend_array(data) -> BackendArray | None:
+    """The backend array of whole rows under an untouched dask array, or None.
 
-    True when ``data`` is exactly what ``open_dataset`` built: one read per chunk
-    of whole experiments, nothing applied after it (no selection, arithmetic or
-    rechunking). Anything else returns None, and callers use the decoded values.
+    True when ``data`` is exactly what ``open_dataset`` (or ``open_cell_types``,
+    ``open_lipids``) built: one read per chunk of whole rows, nothing applied
+    after it (no selection, arithmetic or rechunking). The backend array is an
+    :class:`ExpressionArray`, or any ``BackendArray`` whose ``source`` is a
+    :class:`RangeFile` that reads rows (``source.read(start, stop)``, stored
+    ``source.dtype``), as the item volumes' arrays. Anything else returns None,
+    and callers use the decoded values.
 
     Parameters
     ----------
     data : dask.array.Array
-        The ``expression`` variable's data, dims ``(experiment, ml, dv, ap)``.
+        The variable's data, dims ``(row, ml, dv, ap)``.
 
     Returns
     -------
-    ExpressionArray or None
+    BackendArray or None
         The backend array, only when it has the shape of ``data``.
 
     Examples
@@ -320,7 +347,7 @@ def backend_array(data) -> ExpressionArray | None:
         if hasattr(indexing, name)
     )
     for _ in range(8):
-        if isinstance(obj, ExpressionArray):
+        if _reads_rows(obj):
             return obj if obj.shape == data.shape else None
         if isinstance(obj, indexing.LazilyIndexedArray):
             if any(not isinstance(k, slice) or k != slice(None) for k in obj.key.tuple):
@@ -331,13 +358,55 @@ def backend_array(data) -> ExpressionArray | None:
     return None
 
 
+def _reads_rows(obj) -> bool:
+    """An :class:`ExpressionArray`, or a backend array over a :class:`RangeFile` of rows."""
+    if isinstance(obj, ExpressionArray):
+        return True
+    source = getattr(obj, "source", None)
+    return (
+        isinstance(obj, BackendArray)
+        and isinstance(source, RangeFile)
+        and callable(getattr(source, "read", None))
+        and getattr(source, "dtype", None) is not None
+    )
+
+
+def read_rows(
+    source: RangeFile, start: int, stop: int, buffer: np.ndarray | None = None
+) -> np.ndarray:
+    """Rows ``start:stop`` of a backend's file as ``(rows, voxels)``, float16 as uint16 bits.
+
+    Parameters
+    ----------
+    source : RangeFile
+        An :class:`ExperimentFile` or another file of rows with ``read(start, stop)``.
+    start, stop : int
+        Rows, ``stop`` exclusive.
+    buffer : numpy.ndarray, optional
+        C-contiguous, of the stored dtype, at least ``stop - start`` rows: read into
+        its first rows (no new memory per read; a ``dask.distributed`` worker's
+        allocator gives every new large array fresh pages).
+
+    Returns
+    -------
+    numpy.ndarray
+        The stored values, one row per line: float16 viewed as ``uint16`` (the bits the
+        kernels decode through a table), other dtypes as stored.
+    """
+    if buffer is not None:
+        buffer = buffer.reshape(-1)[: (stop - start) * VOXELS_PER_VOLUME]
+    block = source.read(start, stop, out=buffer)
+    block = block.reshape(block.shape[0], -1)
+    return block.view(np.uint16) if block.dtype == RAW_DTYPE else block
+
+
 def read_bits(source: ExperimentFile, starts: tuple[int, ...], block_id=None) -> np.ndarray:
     """One chunk of experiments as raw float16 bits (a ``map_blocks`` function).
 
     Parameters
     ----------
     source : ExperimentFile
-        Where the bytes are.
+        Where the bytes are (or another float16 file of rows, see :func:`read_rows`).
     starts : tuple of int
         First experiment of every chunk, then the total (``len(chunks) + 1`` values).
     block_id : tuple of int
@@ -349,8 +418,12 @@ def read_bits(source: ExperimentFile, starts: tuple[int, ...], block_id=None) ->
         uint16 ``(experiments, voxels)``: the stored float16 values' bits, undecoded.
     """
     i = block_id[0]
-    block = source.read(starts[i], starts[i + 1])
-    return block.reshape(block.shape[0], -1).view(np.uint16)
+    return read_rows(source, starts[i], starts[i + 1])
+
+
+def row_starts(data) -> tuple[int, ...]:
+    """First row of every chunk of ``data`` along axis 0, then the total."""
+    return tuple(int(s) for s in np.concatenate([[0], np.cumsum(data.chunks[0])]))
 
 
 def raw_bits(data) -> tuple[Any, bool | None] | None:
@@ -360,7 +433,8 @@ def raw_bits(data) -> tuple[Any, bool | None] | None:
     ----------
     data : dask.array.Array
         The ``expression`` variable's data, dims ``(experiment, ml, dv, ap)``, as
-        ``open_dataset`` built it.
+        ``open_dataset`` built it (or a float16 item variable, as
+        ``open_cell_types`` built it).
 
     Returns
     -------
@@ -371,7 +445,7 @@ def raw_bits(data) -> tuple[Any, bool | None] | None:
         measurement"), or None when it returns the stored float16 undecoded
         (then the variant decides what ``-1`` means, which the caller knows).
         None instead of the tuple when ``data`` is not an untouched backend read
-        (see :func:`backend_array`).
+        (see :func:`backend_array`) of float16 values.
 
     Examples
     --------
@@ -382,10 +456,9 @@ def raw_bits(data) -> tuple[Any, bool | None] | None:
     """
     import dask.array as dska
 
-    source = backend_array(data)
-    if source is None:
+    backend = backend_array(data)
+    if backend is None or backend.source.dtype != RAW_DTYPE:
         return None
-    starts = tuple(int(s) for s in np.concatenate([[0], np.cumsum(data.chunks[0])]))
     n_voxels = int(np.prod(data.shape[1:]))
     bits = dska.map_blocks(
         read_bits,
@@ -393,10 +466,11 @@ def raw_bits(data) -> tuple[Any, bool | None] | None:
         dtype=np.uint16,
         meta=np.empty((0, 0), dtype=np.uint16),
         name=f"agea-bits-{data.name}",
-        source=source.source,
-        starts=starts,
+        source=backend.source,
+        starts=row_starts(data),
     )
-    return bits, (source.mask if source.decode else None)
+    decodes = getattr(backend, "decode", False)
+    return bits, (backend.mask if decodes else None)
 
 
 class _Rows:

@@ -1,13 +1,19 @@
-"""Analysis rows: region matrix, seed correlation, gene finder; numpy memmap baselines."""
+"""Analysis rows: region matrix, seed correlation, gene finder, voxel matrix; numpy baselines.
+
+Every analysis runs again on a 2-worker ``dask.distributed`` LocalCluster (one
+thread per worker, processes, :func:`benchmarks.common.on_local_cluster`),
+compared with its threaded run on the same two cores: the peak memory of those
+rows is this process's only, not the workers'.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from agea_xr import layout, open_dataset
-from agea_xr.analysis import gene_finder, region_expression, seed_correlation
+from agea_xr.analysis import gene_finder, region_expression, seed_correlation, voxel_matrix
 from agea_xr.regions import region_ids
-from benchmarks.common import Case, full_pass_mean, memmap
+from benchmarks.common import Case, full_pass_mean, memmap, on_local_cluster
 
 SEED = (-1.5e-3, -2.0e-3, -1.5e-3)
 
@@ -83,9 +89,26 @@ def _finder(ds):
     return gene_finder(ds, "CA1", "HPF")
 
 
+def _voxels(ds):
+    return voxel_matrix(ds, "CA1").values
+
+
+def _on_cluster(name: str, run, threaded: str, repeat: int = 3) -> Case:
+    """The row of ``run`` on a 2-worker LocalCluster, compared with its threaded row."""
+    return Case(
+        f"{name} on a 2-worker LocalCluster",
+        run=lambda state: run(state[0]),
+        setup=on_local_cluster,
+        baseline=threaded,
+        repeat=repeat,
+        note="ratio to the threaded run; peak of this process only",
+    )
+
+
 ONEHOT = "region matrix: numpy sparse one-hot, brain voxels, blocks of 32 (memmap)"
 NAIVE = "region matrix: numpy bincount per experiment, whole grid (memmap, naive)"
 FULL_PASS = "numpy full pass: float32 mean over experiments (memmap)"
+VOXELS = "voxel_matrix(CA1) loaded: (voxel, experiment) float32"
 
 CASES = [
     Case(ONEHOT, run=_onehot_memmap, setup=_onehot_setup, repeat=3),
@@ -110,9 +133,15 @@ CASES = [
         setup=open_dataset,
         baseline=ONEHOT,
         repeat=3,
-        note="sorts every region's values",
+        note="selects every region's middle values",
     ),
     Case(FULL_PASS, run=full_pass_mean, setup=memmap, repeat=3),
     Case("seed_correlation(voxel)", run=_seed, setup=open_dataset, baseline=FULL_PASS, repeat=5),
     Case("gene_finder(CA1 vs HPF)", run=_finder, setup=open_dataset, baseline=FULL_PASS, repeat=5),
+    Case(VOXELS, run=_voxels, setup=open_dataset, baseline=FULL_PASS, repeat=5),
+    _on_cluster("region_expression(mean)", _region_mean, "region_expression(mean, Beryl)", 5),
+    _on_cluster("region_expression(median)", _region_median, "region_expression(median, Beryl)"),
+    _on_cluster("seed_correlation", _seed, "seed_correlation(voxel)", 5),
+    _on_cluster("gene_finder", _finder, "gene_finder(CA1 vs HPF)", 5),
+    _on_cluster("voxel_matrix(CA1)", _voxels, VOXELS, 5),
 ]

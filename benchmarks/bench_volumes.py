@@ -5,7 +5,7 @@ A synthetic ``merfish_cluster.npy`` of the real cluster level's size (5,322 type
 once beside the AGEA data. Rows: one cell type read by :func:`agea_xr.open_cell_types`
 (one byte range) against ``np.load(mmap_mode="r")``; and :func:`agea_xr.similar` of one
 gene map against every type against one plain numpy pass over the file (blocks of 64
-types, masked Pearson sums in float64).
+types, masked Pearson sums in float64), and again on a 2-worker LocalCluster.
 """
 
 from __future__ import annotations
@@ -121,13 +121,6 @@ def _similar_ours(data: Path):
     return _query(), open_cell_types(_folder(data), "cluster", chunks={})
 
 
-def _run_similar(state):
-    from agea_xr import similar
-
-    query, ct = state
-    return similar(query, ct)
-
-
 def _similar_numpy_setup(data: Path):
     from agea_xr import open_sample
 
@@ -156,7 +149,23 @@ def _similar_numpy(state):
     return r
 
 
+def _similar_on_cluster(data: Path):
+    from benchmarks.common import on_local_cluster
+
+    state = _similar_ours(data)
+    _, client = on_local_cluster(data)
+    return (*state, client)
+
+
+def _run_similar(state):
+    from agea_xr import similar
+
+    query, ct = state[:2]
+    return similar(query, ct)
+
+
 _NP_LOAD = "volumes: one cell type, np.load(mmap_mode='r') then the type"
+_SIMILAR = "volumes: similar, agea_xr.similar(gene map, every cluster type)"
 CASES = [
     Case(_NP_LOAD, run=_one_np_load, setup=_path, repeat=50, note="as iblatlas opens it"),
     Case(
@@ -188,10 +197,18 @@ CASES = [
         repeat=3,
     ),
     Case(
-        "volumes: similar, agea_xr.similar(gene map, every cluster type)",
+        _SIMILAR,
         run=_run_similar,
         setup=_similar_ours,
         baseline="volumes: similar, one numpy pass over every cluster type",
         repeat=3,
+    ),
+    Case(
+        "volumes: similar on a 2-worker LocalCluster",
+        run=_run_similar,
+        setup=_similar_on_cluster,
+        baseline=_SIMILAR,
+        repeat=3,
+        note="ratio to the threaded run; peak of this process only",
     ),
 ]

@@ -97,7 +97,7 @@ def on_local_cluster(folder: Path):
     from agea_xr import open_dataset
 
     cluster = LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     )
     return open_dataset(folder), Client(cluster)
 

@@ -7,17 +7,25 @@ voxels): the raw float16 bits when the dataset is untouched (read by
 kernels), the decoded float values otherwise. :func:`experiment_pass` maps a
 kernel over its chunks and either keeps one result per experiment or sums the
 chunks' results; :func:`segment_sums` and :func:`segment_medians` are the two
-passes the region-based analyses share.
+passes the region-based analyses share. On a file opened by ``open_dataset`` (or
+``open_cell_types``, ``open_lipids``) untouched, every task of the pass reads its
+own rows, a few chunks one after the other, and returns one small result: no chunk
+of data travels between tasks or ``dask.distributed`` workers, and the scheduler
+handles a few dozen tasks instead of hundreds.
 
 Every kernel receives ``(block, table, *constants, **options)``: ``block`` the
 chunk ``(experiments, voxels)``, ``table`` the float16 decode table (None when
 ``block`` holds floats, NaN = no measurement), and numpy constants that dask
 holds as one graph key each (sent once to each ``dask.distributed`` worker,
-not inside every task). Kernels must be module-level functions (picklable).
+not inside every task). Kernels must be module-level functions (picklable), and
+return new arrays, never their block or a view of it (blocks read from a file share
+one buffer per thread).
 """
 
 from __future__ import annotations
 
+import itertools
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,13 +34,14 @@ import numpy as np
 import xarray as xr
 
 from .. import kernels
-from ..layout import AP, DIMS, DV, EXPERIMENT, ML
+from ..layout import AP, DIMS, DV, EXPERIMENT, ML, VOXELS_PER_VOLUME
 
 __all__ = [
     "ExpressionMatrix",
     "experiment_pass",
     "expression_matrix",
     "group_sums",
+    "one_blas_thread",
     "segment_medians",
     "segment_sums",
 ]
@@ -51,10 +60,17 @@ class ExpressionMatrix:
         True/False when ``data`` holds raw float16 bits (uint16) and whether
         ``-1`` means "no measurement" in them; None when it holds float values
         (NaN = no measurement).
+    source : RangeFile or None
+        The file ``data`` reads, when ``data`` is an untouched backend read: the
+        pass then reads its rows inside its own tasks (:func:`agea_xr.reader.read_rows`).
+    starts : tuple of int
+        With ``source``: the first row of every chunk of ``data``, then the total.
     """
 
     data: Any
     mask: bool | None
+    source: Any = None
+    starts: tuple[int, ...] = ()
 
     @property
     def n_experiments(self) -> int:
@@ -144,17 +160,21 @@ def expression_matrix(ds: xr.Dataset) -> ExpressionMatrix:
     ValueError
         See :func:`check_dataset`.
     """
-    from ..reader import raw_bits
+    from ..reader import backend_array, raw_bits, row_starts
 
     data = chunked(check_dataset(ds)).data
     if any(len(c) != 1 for c in data.chunks[1:]):
         data = data.rechunk({1: -1, 2: -1, 3: -1})
     raw_missing = ds.attrs.get("variant", "raw") == "raw"
     n_voxels = int(np.prod(data.shape[1:]))
+    backend = backend_array(data)
+    reads: dict[str, Any] = {}
+    if backend is not None and backend.source.dtype.kind == "f":
+        reads = {"source": backend.source, "starts": row_starts(data)}
     bits = raw_bits(data)
     if bits is not None:
         array, mask = bits
-        return ExpressionMatrix(array, raw_missing if mask is None else mask)
+        return ExpressionMatrix(array, raw_missing if mask is None else mask, **reads)
     chunks = (data.chunks[0], (n_voxels,))
     if data.dtype == np.float16:
         array = data.map_blocks(
@@ -163,7 +183,25 @@ def expression_matrix(ds: xr.Dataset) -> ExpressionMatrix:
         return ExpressionMatrix(array, raw_missing)
     dtype = data.dtype if data.dtype.kind == "f" else np.dtype(np.float32)
     array = data.map_blocks(_as_float, n_voxels, chunks=chunks, drop_axis=(2, 3), dtype=dtype)
-    return ExpressionMatrix(array, None)
+    if reads and backend.source.dtype != dtype:
+        reads = {}
+    return ExpressionMatrix(array, None, **reads)
+
+
+def one_blas_thread():
+    """A context in which BLAS runs single-threaded (threadpoolctl), or a no-op without it.
+
+    The threaded scheduler runs one task per core already; matrix products in
+    several tasks at once, each on all cores' BLAS threads, oversubscribe the
+    machine (``dask.distributed`` workers set one BLAS thread themselves).
+    """
+    import contextlib
+
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - comes with scikit-learn
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _constant(array: np.ndarray):
@@ -190,7 +228,11 @@ def _run(block, *constants, kernel, mask, add, options):
     return out[None] if add else out
 
 
-_LETTERS = "abcdfghijklmnopqrstuwxyz"  # "e" (experiments) and "v" (voxels) are taken
+_LETTERS = "abcdfghijklmnopqrstuwxyz"
+#: Rows (experiments) one task of the fused pass reads, chunk after chunk.
+_TASK_ROWS = 256
+#: Largest result of one task of the fused pass without ``add`` (bytes).
+_TASK_BYTES = 16 * 2**20  # "e" (experiments) and "v" (voxels) are taken
 
 
 def experiment_pass(
@@ -236,6 +278,9 @@ def experiment_pass(
     if matrix.n_experiments == 0:
         empty = np.zeros(tuple(shape) if add else (0, *shape), dtype=dtype)
         return dska.from_array(empty, chunks=-1)
+    if matrix.source is not None:
+        out = _fused_pass(matrix, kernel, tuple(shape), constants, add, dtype, options)
+        return out.sum(axis=0, split_every=8) if add else out
     letters = iter(_LETTERS)
     new = "".join(next(letters) for _ in shape)
     args: list[Any] = [matrix.data, "ev"]
@@ -256,6 +301,117 @@ def experiment_pass(
         options=options,
     )
     return out.sum(axis=0, split_every=8) if add else out
+
+
+def _task_groups(starts: tuple[int, ...], rows: int) -> list[tuple[tuple[int, int], ...]]:
+    """Consecutive read chunks ``(start, stop)`` grouped into tasks of about ``rows`` rows."""
+    groups: list[tuple[tuple[int, int], ...]] = []
+    current: list[tuple[int, int]] = []
+    for a, b in itertools.pairwise(starts):
+        if current and b - current[0][0] > rows:
+            groups.append(tuple(current))
+            current = []
+        current.append((a, b))
+    if current:
+        groups.append(tuple(current))
+    return groups
+
+
+_BUFFERS = threading.local()
+
+
+def _read_buffer(size: int, dtype) -> np.ndarray:
+    """This thread's read buffer of the fused pass (kept: a chunk of rows, about 10 MB).
+
+    Kernels must not return their block or a view of it: the next chunk overwrites it.
+    """
+    buffer = getattr(_BUFFERS, "array", None)
+    if buffer is None or buffer.dtype != dtype or buffer.size < size:
+        buffer = _BUFFERS.array = np.empty(size, dtype=dtype)
+    return buffer[:size]
+
+
+def _run_rows(source, ranges, *constants, kernel, mask, add, into, options):
+    """One task of the fused pass: read each chunk of rows, run the kernel, join or add.
+
+    One read buffer per thread serves all the chunks, and a kernel that takes ``out``
+    adds every chunk into the task's one total: no new large array per chunk (a
+    ``dask.distributed`` worker's allocator maps and zero-fills fresh pages for each).
+    """
+    from ..reader import read_rows
+
+    table = None if mask is None else kernels.decode_table(bool(mask))
+    constants = tuple(_one(c) for c in constants)
+    longest = max(b - a for a, b in ranges)
+    buffer = _read_buffer(longest * VOXELS_PER_VOLUME, source.dtype)
+    outs = []
+    total = None
+    for a, b in ranges:
+        block = read_rows(source, a, b, buffer)
+        if into and total is not None:
+            kernel(block, table, *constants, out=total, **options)
+            continue
+        out = kernel(block, table, *constants, **options)
+        if add:
+            total = out if total is None else np.add(total, out, out=total)
+        else:
+            outs.append(out)
+    if add:
+        return total[None]
+    return outs[0] if len(outs) == 1 else np.concatenate(outs, axis=0)
+
+
+def _fused_pass(matrix, kernel, shape, constants, add, dtype, options):
+    """The pass as one task per group of chunks, each reading its rows itself.
+
+    Reading inside the kernel's task sends no chunk of data between tasks (or
+    processes), and a group of chunks per task keeps the tasks few and each
+    task's partial result one (added in the task when ``add``): on a
+    ``dask.distributed`` cluster the scheduler's per-task cost and the transfer of
+    partial sums between workers were most of the time.
+    """
+    import functools
+    import inspect
+
+    import dask.array as dska
+    from dask.base import tokenize
+    from dask.highlevelgraph import HighLevelGraph
+
+    into = add and "out" in inspect.signature(kernel).parameters
+    per_row = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    rows = _TASK_ROWS if add else max(1, min(_TASK_ROWS, _TASK_BYTES // max(per_row, 1)))
+    groups = _task_groups(matrix.starts, rows)
+    consts = [_constant(c) for c in constants]
+    keys = [(c.name, *(0,) * c.ndim) for c in consts]
+    name = "agea-pass-" + tokenize(
+        matrix.source.location,
+        matrix.starts,
+        kernel.__module__,
+        kernel.__qualname__,
+        [c.name for c in consts],
+        matrix.mask,
+        add,
+        options,
+        rows,
+    )
+    zeros = (0,) * len(shape)
+    dsk = {}
+    for i, ranges in enumerate(groups):
+        task = functools.partial(
+            _run_rows,
+            matrix.source,
+            ranges,
+            kernel=kernel,
+            mask=matrix.mask,
+            add=add,
+            into=into,
+            options=options,
+        )
+        dsk[(name, i, *zeros)] = (task, *keys)
+    graph = HighLevelGraph.from_collections(name, dsk, dependencies=consts)
+    sizes = tuple(1 if add else r[-1][1] - r[0][0] for r in groups)
+    chunks = (sizes, *((n,) for n in shape))
+    return dska.Array(graph, name, chunks, meta=np.empty((0,) * (len(shape) + 1), dtype=dtype))
 
 
 def _sums_kernel(block, table, perm, bounds):

@@ -68,11 +68,18 @@ def prepare_queries(maps: np.ndarray) -> Queries:
     """
     maps = np.atleast_2d(np.asarray(maps, dtype=np.float64))
     ok = np.isfinite(maps)
-    patterns, which = np.unique(ok, axis=0, return_inverse=True)
+    # distinct rows by their packed bytes, in order of first appearance (numpy's
+    # unique(axis=0) views a row as one structured value of a field per voxel: slow)
+    first: dict[bytes, int] = {}
+    which = np.array(
+        [first.setdefault(row.tobytes(), len(first)) for row in np.packbits(ok, axis=1)],
+        dtype=np.int64,
+    )
+    patterns = ok[np.unique(which, return_index=True)[1]]
     return Queries(
         np.ascontiguousarray(np.where(ok, maps, 0.0)),
         np.ascontiguousarray(patterns.astype(np.float64)),
-        np.asarray(which, dtype=np.int64).reshape(-1),
+        which,
     )
 
 
@@ -236,28 +243,29 @@ def _loop():
             return lambda row, p, table: np.float64(table[row[p]])
         return lambda row, p, table: np.float64(row[p])
 
-    @numba.njit(nogil=True, cache=True)
+    # reassociation lets the six sums vectorise (several partial sums each), which
+    # agree with sequential sums to rounding; NaN checks stay exact (no "nnan")
+    @numba.njit(nogil=True, cache=True, fastmath={"reassoc", "contract"})
     def _sums(data, table, voxels, values, ok, out):  # pragma: no cover - compiled
         k = data.shape[0]
         n_q = values.shape[0]
         n_v = voxels.size
-        xs = np.empty(n_v, dtype=np.float64)
-        ms = np.empty(n_v, dtype=np.float64)
+        xs = np.empty(n_v, dtype=np.float32)  # the gathered row, decoded (NaN: missing)
         for e in range(k):
             row = data[e]
             for i in range(n_v):
-                x = _load(row, voxels[i], table)
-                good = x == x
-                xs[i] = x if good else 0.0
-                ms[i] = 1.0 if good else 0.0
+                xs[i] = _load(row, voxels[i], table)
             for j in range(n_q):
                 y = values[j]
                 w = ok[j]
                 n = sx = sy = sxx = syy = sxy = 0.0
                 for i in range(n_v):
-                    both = ms[i] * w[i]
-                    x = xs[i] * w[i]
-                    yi = y[i] * ms[i]
+                    x = np.float64(xs[i])
+                    good = x == x
+                    m = 1.0 if good else 0.0
+                    both = m * w[i]
+                    x = (x if good else 0.0) * w[i]
+                    yi = y[i] * m
                     n += both
                     sx += x
                     sy += yi

@@ -32,11 +32,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .. import kernels
 from .._choices import check_choice, check_integer
 from ..layout import EXPERIMENT, GRID_DIMS
 from ..regions import check_mapping, label_of, region_ids
-from ._chunks import expression_matrix
+from ._chunks import experiment_pass, expression_matrix, one_blas_thread
 from ._masks import describe, selection_mask
 from .items import on_items
 
@@ -46,13 +45,10 @@ __all__ = ["CLUSTER_METHODS", "agreement", "clusters"]
 CLUSTER_METHODS = ("ward", "average", "complete")
 
 
-def _standardised(block, voxels, table_mask):
+def _standardised(block, table, voxels):
     """One chunk's experiments over the selected voxels, z-scored, missing = 0 (float32)."""
     block = np.asarray(block)[:, voxels]
-    if table_mask is not None:
-        x = kernels.decode_table(bool(table_mask))[block]
-    else:
-        x = block.astype(np.float32)
+    x = table[block] if table is not None else block.astype(np.float32)
     ok = ~np.isnan(x)
     n = ok.sum(axis=1, keepdims=True)
     x0 = np.where(ok, x, 0.0).astype(np.float64)
@@ -64,27 +60,32 @@ def _standardised(block, voxels, table_mask):
     return z.astype(np.float32)
 
 
-def _row_scaled(block, mean, norm):
-    return (block - mean) / norm
+def _z_sums(block, table, voxels):
+    """Sums over a chunk's experiments of the z-scores and their squares, ``(2, voxels)``."""
+    z = _standardised(block, table, voxels)
+    return np.stack([z.sum(axis=0, dtype=np.float64), (z * z).sum(axis=0, dtype=np.float64)])
+
+
+def _scaled(block, table, voxels, mean, norm):
+    """A chunk's rows of the centred, unit-norm voxel profiles (float64)."""
+    return (_standardised(block, table, voxels) - mean) / norm
 
 
 def _profiles(ds: xr.Dataset, voxels: np.ndarray):
-    """Lazy ``(experiment, voxel)`` float64 matrix of unit-norm, centred voxel profiles."""
-    import dask
+    """Lazy ``(experiment, voxel)`` float64 matrix of unit-norm, centred voxel profiles.
 
+    Two passes of :func:`agea_xr.analysis._chunks.experiment_pass` (the voxel
+    indices, means and norms are one graph key each, not copied into every task).
+    """
     matrix = expression_matrix(ds)
-    z = matrix.data.map_blocks(
-        _standardised,
-        voxels,
-        matrix.mask,
-        chunks=(matrix.data.chunks[0], (voxels.size,)),
-        dtype=np.float32,
-    )
-    total, squares = dask.compute(z.sum(axis=0, dtype=np.float64), (z * z).sum(0, np.float64))
+    with one_blas_thread():
+        total, squares = experiment_pass(
+            matrix, _z_sums, (2, voxels.size), voxels, add=True
+        ).compute()
     mean = total / matrix.n_experiments
     norm = np.sqrt(np.maximum(squares - total * mean, 0.0))
     norm = np.where(norm > 0, norm, 1.0)
-    return z.map_blocks(_row_scaled, mean[None, :], norm[None, :], dtype=np.float64)
+    return experiment_pass(matrix, _scaled, (voxels.size,), voxels, mean, norm)
 
 
 def _adjacency(voxels: np.ndarray, micro: np.ndarray, shape: tuple[int, ...], n: int):
@@ -280,8 +281,9 @@ def clusters(
         )
     profiles = _profiles(ds, voxels)
     k = min(n_components, n_experiments, voxels.size)
-    u, s, _ = svd_compressed(profiles.T, k, n_power_iter=2, seed=random_state, compute=True)
-    u, s = dask.compute(u, s)
+    with one_blas_thread():  # one BLAS thread per dask thread, not several each
+        u, s, _ = svd_compressed(profiles.T, k, n_power_iter=2, seed=random_state, compute=True)
+        u, s = dask.compute(u, s)
     # rounded far below any structure, so that the last bits of the float sums, which
     # may differ between schedulers (BLAS threads), cannot change a k-means decision
     scores = np.round(u * s, 7)

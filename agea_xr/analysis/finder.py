@@ -13,7 +13,7 @@ from .. import kernels
 from .._choices import check_choice, check_count, check_integer
 from ..layout import EXPERIMENT
 from ..regions import check_mapping
-from ._chunks import expression_matrix, group_sums, segment_sums
+from ._chunks import expression_matrix, group_sums, one_blas_thread, segment_sums
 from ._masks import describe, selection_mask
 from .items import on_items
 from .nulls import decompose
@@ -186,9 +186,10 @@ def gene_finder(
         n_null = check_integer(n_null, "n_null", minimum=1)
         used = target_mask | contrast_mask
         nulls = decompose(target_mask[used].astype(np.float64), used)
-    sums, null_stats = dask.compute(
-        segment_sums(matrix, perm, bounds), None if nulls is None else null_pass(matrix, nulls)
-    )
+    with one_blas_thread():
+        sums, null_stats = dask.compute(
+            segment_sums(matrix, perm, bounds), None if nulls is None else null_pass(matrix, nulls)
+        )
     genes = np.asarray(ds["gene"].values, dtype=object)
     experiments = np.asarray(ds[EXPERIMENT].values)
     if per_gene:

@@ -78,8 +78,8 @@ def _seed_voxel(ds: xr.Dataset, xyz: Any) -> tuple[int, tuple[float, float, floa
     return flat, voxel, point
 
 
-def _moments_kernel(block, table, perm, bounds, seed_index):
-    """Seed moments of one chunk: the seed voxel's profile, or a region's mean profile."""
+def _moments_kernel(block, table, perm, bounds, seed_index, out=None):
+    """Seed moments of one chunk (added to ``out``): the seed voxel's or region's profile."""
     if seed_index >= 0:
         y = block[:, seed_index]
         y = (table[y] if table is not None else y).astype(np.float64)
@@ -88,7 +88,7 @@ def _moments_kernel(block, table, perm, bounds, seed_index):
         count, total = sums[:, 0, 0], sums[:, 1, 0]
         with np.errstate(invalid="ignore", divide="ignore"):
             y = np.where(count > 0, total / count, np.nan)
-    return kernels.seed_moments(block, y, table)
+    return kernels.seed_moments(block, y, table, out=out)
 
 
 def _xyz_mm(coords: dict[str, np.ndarray], flat: int) -> tuple[float, float, float]:
@@ -321,5 +321,6 @@ def seed_correlation(
     coords["n_experiments"] = (GRID_DIMS, n.reshape(shape))
     if "label" in ds.variables:
         label = ds["label"].transpose(*GRID_DIMS)
-        coords["label"] = (GRID_DIMS, label.values, label.attrs)
+        values = label.compute(scheduler="synchronous").values  # small, in memory
+        coords["label"] = (GRID_DIMS, values, label.attrs)
     return xr.DataArray(r.reshape(shape), dims=GRID_DIMS, coords=coords, name="r", attrs=attrs)

@@ -19,7 +19,7 @@ import xarray as xr
 from .._choices import check_choice, check_count, check_integer
 from ..layout import EXPERIMENT, GRID_DIMS
 from ..regions import check_mapping
-from ._chunks import experiment_pass, expression_matrix
+from ._chunks import experiment_pass, expression_matrix, one_blas_thread
 from ._masks import describe, selection_mask
 from ._pairwise import PAIR_FIELDS, pairwise_sums, pearson, prepare_queries, rank_sums
 from .items import genes_only
@@ -280,7 +280,8 @@ def similar_genes(
         used = np.zeros(values.size, dtype=bool)
         used[voxels[np.isfinite(q)]] = True
         nulls = decompose(q[np.isfinite(q)], used.reshape(values.shape))
-    sums, null_stats = dask.compute(sums, None if nulls is None else null_pass(matrix, nulls))
+    with one_blas_thread():
+        sums, null_stats = dask.compute(sums, None if nulls is None else null_pass(matrix, nulls))
     r, n = pearson(sums, min_voxels)
     genes = np.asarray(ds["gene"].values, dtype=object)
     table = pd.DataFrame(

@@ -10,7 +10,7 @@ import xarray as xr
 from xarray.core.indexes import PandasMultiIndex
 
 from ..layout import EXPERIMENT, GRID_DIMS
-from ._chunks import check_dataset, chunked
+from ._chunks import check_dataset, chunked, experiment_pass, expression_matrix
 from ._masks import describe, selection_mask
 from .items import on_items
 
@@ -34,6 +34,14 @@ class WholeGrid(pd.MultiIndex):
     def remove_unused_levels(self) -> WholeGrid:
         """Keep every level value (the whole grid): returns the index itself."""
         return self
+
+
+def _picked(block, table, voxels, *, stored):
+    """The selected voxels of a chunk, as the dataset gives them (a pass kernel)."""
+    picked = block[:, voxels]
+    if stored:
+        return picked.view(np.float16)
+    return table[picked] if table is not None else picked
 
 
 @on_items("rows")
@@ -70,7 +78,9 @@ def voxel_matrix(
     -------
     xarray.DataArray
         Lazy (dask), dims ``(voxel, experiment)``, chunked by experiments as the
-        data (in-memory or memmapped data is chunked without being copied).
+        data, or by a few of its chunks (a file opened by ``open_dataset``: each
+        task reads its experiments and keeps the selected voxels; in-memory or
+        memmapped data is chunked without being copied).
         ``voxel`` is a stacked index of ``ml``, ``dv``, ``ap`` (metres), in the
         dataset's voxel order: ``.unstack("voxel")`` gives back volumes on the
         dataset's whole grid, every coordinate in the dataset's order, NaN outside
@@ -109,7 +119,15 @@ def voxel_matrix(
     expr = chunked(expr)
     flat = np.flatnonzero(selected.reshape(-1))
     n_experiments = expr.sizes[EXPERIMENT]
-    data = expr.data.reshape(n_experiments, selected.size)[:, flat].T
+    matrix = expression_matrix(ds)
+    if matrix.source is not None and n_experiments:
+        # read and pick the voxels inside each task: one task per few chunks
+        stored = expr.dtype == np.float16
+        data = experiment_pass(
+            matrix, _picked, (flat.size,), flat, dtype=expr.dtype, stored=stored
+        ).T
+    else:
+        data = expr.data.reshape(n_experiments, selected.size)[:, flat].T
     codes = np.unravel_index(flat, selected.shape)
     levels = [pd.Index(np.asarray(ds[d].values)) for d in GRID_DIMS]
     index = PandasMultiIndex(WholeGrid(levels=levels, codes=codes, names=list(GRID_DIMS)), "voxel")

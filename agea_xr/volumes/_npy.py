@@ -26,7 +26,7 @@ from xarray.backends import BackendArray
 from xarray.core import indexing
 
 from .. import layout
-from ..reader import RangeFile, runs
+from ..reader import RangeFile, row_buffer, runs
 from ..remote import connection_errors, is_url, read_range
 from ..volumes_layout import parse_header, volume_header
 
@@ -163,13 +163,16 @@ class ItemFile(RangeFile):
         )
         return head, size
 
-    def read(self, start: int, stop: int) -> np.ndarray:
+    def read(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
         """Items ``start`` to ``stop`` (exclusive) as one byte range.
+
+        ``out``, optional: a C-contiguous buffer of the stored dtype and
+        ``(stop - start) * 159,326`` values to fill instead of a new array.
 
         Returns
         -------
         numpy.ndarray
-            A new array of the stored dtype, ``(stop - start, 58, 41, 67)``.
+            A new (or ``out``'s) array of the stored dtype, ``(stop - start, 58, 41, 67)``.
 
         Raises
         ------
@@ -181,7 +184,7 @@ class ItemFile(RangeFile):
         n = self.shape[0]
         if not 0 <= start <= stop <= n:
             raise IndexError(f"Items {start}:{stop} are outside {self.location!r} ({n} items).")
-        out = np.empty((stop - start, *layout.GRID_SHAPE), dtype=self.dtype)
+        out = row_buffer(out, stop - start, self.dtype)
         return self.read_into(self.offset + start * self.item_bytes, out, f"items {start}:{stop}")
 
 

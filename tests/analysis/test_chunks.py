@@ -16,7 +16,13 @@ import xarray as xr
 
 import agea_xr
 from agea_xr import layout
-from agea_xr.analysis import gene_finder, region_expression, seed_correlation, voxel_matrix
+from agea_xr.analysis import (
+    _chunks,
+    gene_finder,
+    region_expression,
+    seed_correlation,
+    voxel_matrix,
+)
 from agea_xr.analysis._chunks import experiment_pass, expression_matrix
 from agea_xr.reader import backend_array, lazy_rows, raw_bits
 from agea_xr.regions import region_ids
@@ -42,11 +48,24 @@ def test_experiment_pass_keeps_or_adds_chunks(ds5, values, touched):
     matrix = expression_matrix(data if touched else ds5)
     assert (matrix.mask is None) == touched
     per_experiment = experiment_pass(matrix, _measured, (1,))
-    assert per_experiment.chunks[0] == (5, 5, 2)
+    # the raw-bits pass reads its chunks inside its own tasks, several chunks per task
+    assert per_experiment.chunks[0] == ((5, 5, 2) if touched else (12,))
     np.testing.assert_array_equal(per_experiment.compute()[:, 0], np.isfinite(values).sum(1))
     weights = np.arange(values.shape[1]) % 3
     total = experiment_pass(matrix, _measured_total, (values.shape[1],), weights, add=True)
     np.testing.assert_array_equal(total.compute(), (np.isfinite(values) * weights).sum(0))
+
+
+def test_the_fused_pass_groups_whole_chunks_into_tasks(ds5, values, monkeypatch):
+    monkeypatch.setattr(_chunks, "_TASK_ROWS", 10)
+    matrix = expression_matrix(ds5)
+    assert matrix.source is not None and matrix.starts == (0, 5, 10, 12)
+    per_experiment = experiment_pass(matrix, _measured, (1,))
+    assert per_experiment.chunks[0] == (10, 2)
+    np.testing.assert_array_equal(per_experiment.compute()[:, 0], np.isfinite(values).sum(1))
+    total = experiment_pass(matrix, _measured_total, (values.shape[1],), np.ones(1), add=True)
+    assert total.npartitions == 1
+    np.testing.assert_array_equal(total.compute(), np.isfinite(values).sum(0))
 
 
 def test_the_reader_owns_the_raw_bits(ds, values):
