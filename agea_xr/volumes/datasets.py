@@ -253,10 +253,13 @@ def open_cell_types(
 
     if not include_non_neuronal:
         ds = ds.isel({vl.CELL_TYPE: np.flatnonzero(~types["non_neuronal"].to_numpy())})
+    stored = ds["density"].encoding.get("stored_dtype")
     raw = ds["density"].chunk({vl.CELL_TYPE: CHUNK_ITEMS}).data
     proportions = denoised(raw, label != 0)
     ds["density"] = ((vl.CELL_TYPE, *layout.GRID_DIMS), proportions)
     ds["density"].attrs = attributes("cell_type_proportion")
+    if stored is not None:  # what describe() reports as on disk: the file's dtype
+        ds["density"].encoding = {"stored_dtype": stored}
     ds.attrs["include_non_neuronal"] = int(bool(include_non_neuronal))
     ds = set_grid_indexes(ds)
     return ds if chunks is None or chunks == {} else ds.chunk(chunks)
@@ -366,7 +369,8 @@ def open_lipids(
     )
     if min_reliability is not None:
         reliability = table["reliability"].to_numpy(dtype=np.float64)
-        keep = np.flatnonzero(reliability >= min_reliability)
+        # reliabilities are given to 2 decimals: a float32 0.6 (0.6000000238) keeps 0.60
+        keep = np.flatnonzero(reliability >= min_reliability - 1e-6)
         if not keep.size:
             best = int(np.nanargmax(reliability)) if np.isfinite(reliability).any() else None
             highest = (

@@ -64,6 +64,7 @@ def test_info_cell_types_processed_says_processed(root, capsys):
     ct = agea_xr.open_cell_types(root / "merfish", "subclass", "processed")
     assert out == describe(ct) + "\n"
     assert out.startswith("MERFISH cell types, level subclass (processed): 7 types, 7 neuronal")
+    assert "density ('cell_type', 'ml', 'dv', 'ap'), float32 (float16 on disk, 319 kB" in out
 
 
 def test_similar_against_processed_cell_types_from_s3(bucket, tmp_path, capsys):

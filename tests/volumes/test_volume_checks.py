@@ -204,6 +204,12 @@ def test_min_reliability_is_a_number_from_0_to_1(root):
         with pytest.raises(TypeError, match="min_reliability must be a number from 0 to 1"):
             agea_xr.open_lipids(root / "lipids", min_reliability=bad)
     assert agea_xr.open_lipids(root / "lipids", min_reliability=0.95).sizes["lipid"] == 1
+    # a float32 threshold (0.6 is 0.6000000238 in float32) keeps a reliability of 0.60
+    same = agea_xr.open_lipids(root / "lipids", min_reliability=np.float32(0.6)).lipid.values
+    assert (
+        same.tolist()
+        == agea_xr.open_lipids(root / "lipids", min_reliability=0.6).lipid.values.tolist()
+    )
 
 
 def test_a_min_reliability_no_lipid_reaches_names_the_highest(root):
