@@ -15,6 +15,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from .. import volumes_layout as vl
 from .options import READ_TIMEOUT, _bucket, filesystem
 
 __all__ = [
@@ -96,12 +97,24 @@ def unreachable_message(url: str, options: Mapping[str, Any], err: BaseException
     -------
     str
     """
+    folders = set(str(url).rstrip("/").split("/"))
+    if folders & {vl.MERFISH_FOLDER, vl.LIPIDS_FOLDER}:
+        offline = (
+            "offline, open a local copy with agea_xr.open_cell_types('/path/to/merfish', "
+            "level=...) or agea_xr.open_lipids('/path/to/lipids'), or use the cache filled "
+            "by agea_xr.download(cell_types=..., lipids=True) with the AGEA_XR_OFFLINE=1 "
+            "environment variable (the bucket is then never tried)."
+        )
+    else:
+        offline = (
+            "offline, use agea_xr.open_sample() for the bundled two-experiment sample, "
+            "open a local copy with agea_xr.open_dataset('/path/to/agea'), or point the "
+            "cache at one with the AGEA_XR_CACHE environment variable (and set "
+            "AGEA_XR_OFFLINE=1 to never try the bucket)."
+        )
     return (
         f"Cannot reach {url!r}{_endpoint(options)}: {type(err).__name__}: {err}. "
-        "Check the network connection (or the endpoint_url in storage_options). To work "
-        "offline, use agea_xr.open_sample() for the bundled two-experiment sample, "
-        "open a local copy with agea_xr.open_dataset('/path/to/agea'), or point the "
-        "cache at one with the AGEA_XR_CACHE environment variable."
+        "Check the network connection (or the endpoint_url in storage_options). To work " + offline
     )
 
 

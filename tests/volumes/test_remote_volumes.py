@@ -114,6 +114,9 @@ def test_an_unreachable_bucket_is_a_connection_error_naming_the_url(kind):
     message = str(info.value)
     assert message.startswith(f"Cannot reach {url!r} (endpoint {options['endpoint_url']}): ")
     assert "No 'merfish_class_labels.npy'" not in message
+    # the offline advice is the volumes' own, not the genes' (open_sample has no cell types)
+    assert "agea_xr.download(cell_types=..., lipids=True)" in message
+    assert "AGEA_XR_OFFLINE=1" in message and "open_sample" not in message
     atlas = url.rsplit("/", 1)[0]
     with pytest.raises(ConnectionError, match=re.escape(f"Cannot reach '{atlas}/")):
         open_atlas(atlas, storage_options=options)
