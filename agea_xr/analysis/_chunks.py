@@ -204,11 +204,39 @@ def one_blas_thread():
     return threadpool_limits(limits=1, user_api="blas")
 
 
+#: Constants of at least this many bytes go to a cluster's workers directly (scattered).
+_SCATTER_BYTES = 2**20
+
+
+def cluster_client():
+    """The ``dask.distributed`` client dask computes on (the default scheduler), or None."""
+    import sys
+
+    import dask.base
+
+    if "distributed" not in sys.modules:  # never imported: no client exists
+        return None
+    from distributed import Client
+
+    client = getattr(dask.base.get_scheduler(), "__self__", None)
+    return client if isinstance(client, Client) else None
+
+
 def _constant(array: np.ndarray):
-    """A small numpy array as a one-chunk dask array: one graph key every task depends on."""
+    """A numpy array as a one-chunk dask array: one graph key every task depends on.
+
+    On a ``dask.distributed`` client, a large one (a basis of spatial modes: 60 MB)
+    is scattered to every worker once, instead of travelling inside the graph through
+    the scheduler (and making distributed warn of a large graph).
+    """
     import dask.array as dska
 
-    return dska.from_array(np.ascontiguousarray(array), chunks=-1)
+    array = np.ascontiguousarray(array)
+    client = cluster_client() if array.nbytes >= _SCATTER_BYTES else None
+    if client is not None:
+        future = client.scatter(array, broadcast=True, hash=True)
+        return dska.from_delayed(future, array.shape, dtype=array.dtype)
+    return dska.from_array(array, chunks=-1)
 
 
 def _one(blocks) -> np.ndarray:

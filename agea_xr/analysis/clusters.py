@@ -35,7 +35,7 @@ import xarray as xr
 from .._choices import check_choice, check_integer
 from ..layout import EXPERIMENT, GRID_DIMS
 from ..regions import check_mapping, label_of, region_ids
-from ._chunks import experiment_pass, expression_matrix, one_blas_thread
+from ._chunks import cluster_client, experiment_pass, expression_matrix, one_blas_thread
 from ._masks import describe, selection_mask
 from .items import on_items
 
@@ -69,19 +69,6 @@ def _z_sums(block, table, voxels):
 def _scaled(block, table, voxels, mean, norm):
     """A chunk's rows of the centred, unit-norm voxel profiles (float64)."""
     return (_standardised(block, table, voxels) - mean) / norm
-
-
-def _on_a_cluster() -> bool:
-    """Whether dask computes on a ``dask.distributed`` client (the default scheduler)."""
-    import sys
-
-    import dask.base
-
-    if "distributed" not in sys.modules:  # never imported: no client exists
-        return False
-    from distributed import Client
-
-    return isinstance(getattr(dask.base.get_scheduler(), "__self__", None), Client)
 
 
 def _profiles(ds: xr.Dataset, voxels: np.ndarray):
@@ -293,7 +280,7 @@ def clusters(
             f"{mask_words!r}: ask for fewer clusters or a larger mask."
         )
     profiles = _profiles(ds, voxels)
-    if _on_a_cluster():
+    if cluster_client() is not None:
         # svd_compressed passes over the profiles once per power iteration: recomputed
         # each time, a cluster moves every pass's blocks between processes (2.0x the
         # threaded time); kept in the workers' memory (8 bytes a voxel and experiment),

@@ -7,6 +7,7 @@ import pickle
 import subprocess
 import sys
 import tracemalloc
+import warnings
 
 import dask
 import numpy as np
@@ -168,6 +169,27 @@ def test_distributed_gives_the_threaded_results(ds5, client):
     xr.testing.assert_identical(m_t, m_d)
     xr.testing.assert_identical(r_t, r_d)
     pd.testing.assert_frame_equal(f_t, f_d)
+
+
+def test_large_constants_are_scattered_and_give_the_threaded_results(ds5, client):
+    # the spatial nulls' basis (voxels x 129 modes, tens of MB) goes to the workers once,
+    # not inside the graph: distributed would warn of a large graph and route it through
+    # the scheduler
+    from agea_xr.analysis import similar_genes
+    from agea_xr.analysis._chunks import _constant
+
+    query = int(ds5["experiment"].values[3])
+    with dask.config.set(scheduler="threads"):
+        threaded = similar_genes(ds5, query, n_null=50, random_state=1)
+    with dask.config.set(scheduler=client.get), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        scattered = _constant(np.arange(2**18, dtype=np.float64))
+        on_cluster = similar_genes(ds5, query, n_null=50, random_state=1)
+    assert scattered.name.startswith("from-value-")  # from the scattered future
+    np.testing.assert_array_equal(scattered.compute(scheduler=client.get), np.arange(2**18))
+    assert not [w for w in caught if "large graph" in str(w.message)]
+    pd.testing.assert_frame_equal(threaded, on_cluster)
+    assert _constant(np.arange(10)).name.startswith("array-")  # small ones stay in the graph
 
 
 def test_numba_disabled_gives_the_same_results(synthetic_dir, ds, tmp_path):
