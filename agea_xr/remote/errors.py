@@ -137,15 +137,11 @@ def is_credentials_error(err: BaseException) -> bool:
     False
     """
     names = {"NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError"}
-    seen: set[int] = set()
-    while err is not None and id(err) not in seen:
-        seen.add(id(err))
-        if any(cls.__name__ in names for cls in type(err).__mro__):
-            return True
-        if "Unable to locate credentials" in str(err):
-            return True
-        err = err.__cause__ or err.__context__
-    return False
+    return any(
+        any(cls.__name__ in names for cls in type(e).__mro__)
+        or "Unable to locate credentials" in str(e)
+        for e in _chain(err)
+    )
 
 
 def is_missing_bucket(err: BaseException) -> bool:
@@ -166,15 +162,20 @@ def is_missing_bucket(err: BaseException) -> bool:
     >>> is_missing_bucket(FileNotFoundError("agea/label.npy"))
     False
     """
+    return any(
+        any(cls.__name__ == "NoSuchBucket" for cls in type(e).__mro__)
+        or "specified bucket does not exist" in str(e).lower()
+        for e in _chain(err)
+    )
+
+
+def _chain(err: BaseException | None):
+    """``err`` and the errors it was raised from (its causes and contexts), once each."""
     seen: set[int] = set()
     while err is not None and id(err) not in seen:
         seen.add(id(err))
-        if any(cls.__name__ == "NoSuchBucket" for cls in type(err).__mro__):
-            return True
-        if "specified bucket does not exist" in str(err).lower():
-            return True
+        yield err
         err = err.__cause__ or err.__context__
-    return False
 
 
 def missing_bucket_message(url: str, options: Mapping[str, Any]) -> str:
