@@ -17,7 +17,7 @@ import xarray as xr
 from ._choices import check_choice
 from .gene_index import drop_gene_index, set_gene_index, unknown_gene_message
 from .layout import EXPERIMENT
-from .stacks import is_stack, names_of, stacks_in_words
+from .stacks import holds_items, names_of, stacks_in_words
 
 __all__ = ["COMBINE", "expression_of", "gene", "genes", "reindex_experiments", "search_genes"]
 
@@ -46,22 +46,13 @@ def expression_of(obj: xr.Dataset | xr.DataArray) -> xr.DataArray:
     if isinstance(obj, xr.DataArray):
         return obj
     if "expression" not in obj.data_vars:
-        if _holds_items(obj):
+        if holds_items(obj):
             raise _not_genes(obj)
         raise ValueError(
             f"This dataset has no 'expression' variable (it has {list(obj.data_vars)}): "
             "open an AGEA folder with agea_xr.open_dataset()."
         )
     return obj["expression"]
-
-
-def _holds_items(obj: xr.Dataset | xr.DataArray) -> bool:
-    """A Dataset of cell types, lipids or another stack, not of genes."""
-    return (
-        isinstance(obj, xr.Dataset)
-        and "expression" not in obj.data_vars
-        and any(is_stack(v) for v in obj.data_vars.values())
-    )
 
 
 def _not_genes(obj: xr.Dataset) -> ValueError:
@@ -74,7 +65,7 @@ def _not_genes(obj: xr.Dataset) -> ValueError:
 
 def _gene_coord(obj: xr.Dataset | xr.DataArray) -> xr.DataArray:
     if "gene" not in obj.coords or EXPERIMENT not in obj.coords["gene"].dims:
-        if _holds_items(obj):
+        if holds_items(obj):
             raise _not_genes(obj)
         raise ValueError(
             "This object has no 'gene' coordinate along 'experiment': gene tools need the "

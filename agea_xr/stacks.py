@@ -17,6 +17,7 @@ import xarray as xr
 from .layout import GRID_DIMS
 
 __all__ = [
+    "holds_items",
     "is_stack",
     "item_coords",
     "item_variable",
@@ -85,6 +86,19 @@ def item_coords(ds: xr.Dataset | xr.DataArray, item: str) -> list[str]:
     return [str(c) for c, v in ds.coords.items() if v.dims == (item,) and c != item]
 
 
+def holds_items(obj: Any) -> bool:
+    """Whether ``obj`` is a Dataset of cell types, lipids or another stack, not of genes.
+
+    A Dataset without ``expression`` that holds an ``(item, ml, dv, ap)`` variable
+    (:func:`agea_xr.open_cell_types`, :func:`agea_xr.open_lipids`).
+    """
+    return (
+        isinstance(obj, xr.Dataset)
+        and "expression" not in obj.data_vars
+        and any(is_stack(v) for v in obj.data_vars.values())
+    )
+
+
 def stack_of(obj: xr.Dataset | xr.DataArray) -> xr.DataArray:
     """The stack of maps of a Dataset: ``expression``, else its one item variable.
 
@@ -99,7 +113,7 @@ def stack_of(obj: xr.Dataset | xr.DataArray) -> xr.DataArray:
         return obj
     if "expression" in obj.data_vars:
         return obj["expression"]
-    if not any(is_stack(v) for v in obj.data_vars.values()):
+    if not holds_items(obj):
         raise ValueError(
             f"This dataset has no stack of maps (it has {list(obj.data_vars)}): open an AGEA "
             "folder with agea_xr.open_dataset(), or cell types and lipids with "

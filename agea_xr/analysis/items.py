@@ -33,7 +33,7 @@ import xarray as xr
 from ..conventions import count_attributes, item_attributes, items_name
 from ..layout import EXPERIMENT
 from ..stacks import (
-    is_stack,
+    holds_items,
     item_coords,
     item_variable,
     names_of,
@@ -61,13 +61,7 @@ def is_items(ds: Any, variable: str | None = None) -> bool:
     (:func:`agea_xr.open_cell_types`, :func:`agea_xr.open_lipids`). Anything else
     goes to the gene analysis itself (and its own checks).
     """
-    if variable not in (None, "expression"):
-        return True
-    return (
-        isinstance(ds, xr.Dataset)
-        and "expression" not in ds.data_vars
-        and any(is_stack(var) for var in ds.data_vars.values())
-    )
+    return variable not in (None, "expression") or holds_items(ds)
 
 
 @dataclass(frozen=True)
