@@ -310,18 +310,12 @@ def download(
     >>> sorted(p.name for p in (cache / "merfish").glob("*.npy"))
     ['merfish_class.npy', 'merfish_class_labels.npy']
     """
-    from .volumes import check_levels, sync_volumes
+    from .volumes import check_flags, check_levels, sync_volumes
 
     levels = check_levels(cell_types)  # every argument checked before the network
     layout.binary_file(variant)  # a known variant, else the error naming the choices
     check_bool(genes, "genes", allow_none=True)
-    for name, value in (
-        ("lipids", lipids),
-        ("progress", progress),
-        ("check", check),
-        ("offline", offline),
-    ):
-        check_bool(value, name)
+    check_flags(lipids=lipids, progress=progress, check=check, offline=offline)
     if genes is None:
         genes = not levels and not lipids
     if not genes and variant != "raw":

@@ -74,6 +74,18 @@ class Part:
     required: bool = True
 
 
+def check_flags(**flags: Any) -> None:
+    """Each of the download's switches (lipids, progress, check, offline) is a bool.
+
+    Raises
+    ------
+    TypeError
+        Naming the first that is not (``"no"`` would count as True).
+    """
+    for name, value in flags.items():
+        check_bool(value, name)
+
+
 def check_levels(cell_types: str | Iterable[str] | None) -> list[str]:
     """The taxonomy levels asked for, checked, in order, each once.
 
@@ -371,13 +383,7 @@ def sync_volumes(
     [3, 1]
     """
     levels = check_levels(cell_types or None)  # [] is "none" here (the command line's)
-    for name, value in (
-        ("lipids", lipids),
-        ("progress", progress),
-        ("check", check),
-        ("offline", offline),
-    ):
-        check_bool(value, name)
+    check_flags(lipids=lipids, progress=progress, check=check, offline=offline)
     if not levels and not lipids:
         raise ValueError(
             "Nothing to fetch: pass cell_types= a taxonomy level "
