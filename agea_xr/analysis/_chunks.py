@@ -270,6 +270,7 @@ def experiment_pass(
     *constants: np.ndarray,
     add: bool = False,
     dtype: Any = np.float64,
+    experiments_last: bool = False,
     **options: Any,
 ):
     """Run ``kernel`` on every chunk of experiments, lazily.
@@ -282,7 +283,9 @@ def experiment_pass(
         ``kernel(block, table, *constants, **options)``, a module-level function;
         ``block`` is one chunk ``(experiments, voxels)``, ``table`` the decode
         table or None. It returns ``(experiments, *shape)``, or ``shape`` with
-        ``add=True``.
+        ``add=True``. A kernel with an ``out`` argument is given, on a file's fused
+        pass, the task's result to fill (its rows of this chunk) or to add into, and
+        makes no array of its own.
     shape : tuple of int
         Shape of the kernel's result per experiment (or per chunk with ``add``).
     *constants : numpy.ndarray
@@ -292,22 +295,28 @@ def experiment_pass(
         experiment.
     dtype : numpy dtype, default float64
         Of the kernel's result.
+    experiments_last : bool, default False
+        Without ``add``: give ``(*shape, experiment)`` instead, each task's block the
+        transposed view of its rows (no transpose task after the pass).
     **options
         Passed to the kernel (small values: they are copied into every task).
 
     Returns
     -------
     dask.array.Array
-        ``(experiment, *shape)``, chunked as the experiments, or ``shape`` with
-        ``add=True``. With no experiment: zeros of that shape.
+        ``(experiment, *shape)`` (``(*shape, experiment)`` with ``experiments_last``),
+        chunked as the experiments, or ``shape`` with ``add=True``. With no
+        experiment: zeros of that shape.
     """
     import dask.array as dska
 
+    last = experiments_last and not add
     if matrix.n_experiments == 0:
         empty = np.zeros(tuple(shape) if add else (0, *shape), dtype=dtype)
+        empty = np.moveaxis(empty, 0, -1) if last else empty
         return dska.from_array(empty, chunks=-1)
     if matrix.source is not None:
-        out = _fused_pass(matrix, kernel, tuple(shape), constants, add, dtype, options)
+        out = _fused_pass(matrix, kernel, tuple(shape), constants, add, dtype, options, last)
         return out.sum(axis=0, split_every=8) if add else out
     letters = iter(_LETTERS)
     new = "".join(next(letters) for _ in shape)
@@ -328,6 +337,8 @@ def experiment_pass(
         add=add,
         options=options,
     )
+    if last:
+        return dska.moveaxis(out, 0, -1)
     return out.sum(axis=0, split_every=8) if add else out
 
 
@@ -359,23 +370,33 @@ def _read_buffer(size: int, dtype) -> np.ndarray:
     return buffer[:size]
 
 
-def _run_rows(source, ranges, *constants, kernel, mask, add, into, options):
+def _run_rows(source, ranges, *constants, kernel, mask, add, into, options, result=None):
     """One task of the fused pass: read each chunk of rows, run the kernel, join or add.
 
     One read buffer per thread serves all the chunks, and a kernel that takes ``out``
-    adds every chunk into the task's one total: no new large array per chunk (a
-    ``dask.distributed`` worker's allocator maps and zero-fills fresh pages for each).
+    adds every chunk into the task's one total, or fills its rows of the task's one
+    result (``result``: ``(shape, dtype, experiments_last)``): no new large array per
+    chunk (a ``dask.distributed`` worker's allocator maps and zero-fills fresh pages
+    for each). With ``experiments_last`` the task returns the transposed view.
     """
     from ..reader import read_rows
 
     table = None if mask is None else kernels.decode_table(bool(mask))
     constants = tuple(_one(c) for c in constants)
+    first = ranges[0][0]
     longest = max(b - a for a, b in ranges)
     buffer = _read_buffer(longest * VOXELS_PER_VOLUME, source.dtype)
+    filled = None
+    if result is not None and into:
+        shape, dtype, _ = result
+        filled = np.empty((ranges[-1][1] - first, *shape), dtype=dtype)
     outs = []
     total = None
     for a, b in ranges:
         block = read_rows(source, a, b, buffer)
+        if filled is not None:
+            kernel(block, table, *constants, out=filled[a - first : b - first], **options)
+            continue
         if into and total is not None:
             kernel(block, table, *constants, out=total, **options)
             continue
@@ -386,10 +407,12 @@ def _run_rows(source, ranges, *constants, kernel, mask, add, into, options):
             outs.append(out)
     if add:
         return total[None]
-    return outs[0] if len(outs) == 1 else np.concatenate(outs, axis=0)
+    if filled is None:
+        filled = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=0)
+    return np.moveaxis(filled, 0, -1) if result is not None and result[2] else filled
 
 
-def _fused_pass(matrix, kernel, shape, constants, add, dtype, options):
+def _fused_pass(matrix, kernel, shape, constants, add, dtype, options, last=False):
     """The pass as one task per group of chunks, each reading its rows itself.
 
     Reading inside the kernel's task sends no chunk of data between tasks (or
@@ -405,7 +428,7 @@ def _fused_pass(matrix, kernel, shape, constants, add, dtype, options):
     from dask.base import tokenize
     from dask.highlevelgraph import HighLevelGraph
 
-    into = add and "out" in inspect.signature(kernel).parameters
+    into = "out" in inspect.signature(kernel).parameters
     per_row = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
     rows = _TASK_ROWS if add else max(1, min(_TASK_ROWS, _TASK_BYTES // max(per_row, 1)))
     groups = _task_groups(matrix.starts, rows)
@@ -421,6 +444,7 @@ def _fused_pass(matrix, kernel, shape, constants, add, dtype, options):
         add,
         options,
         rows,
+        last,
     )
     zeros = (0,) * len(shape)
     dsk = {}
@@ -434,11 +458,14 @@ def _fused_pass(matrix, kernel, shape, constants, add, dtype, options):
             add=add,
             into=into,
             options=options,
+            result=None if add else (shape, np.dtype(dtype), last),
         )
-        dsk[(name, i, *zeros)] = (task, *keys)
+        key = (name, *zeros, i) if last else (name, i, *zeros)
+        dsk[key] = (task, *keys)
     graph = HighLevelGraph.from_collections(name, dsk, dependencies=consts)
     sizes = tuple(1 if add else r[-1][1] - r[0][0] for r in groups)
-    chunks = (sizes, *((n,) for n in shape))
+    blocks = tuple((n,) for n in shape)
+    chunks = (*blocks, sizes) if last else (sizes, *blocks)
     return dska.Array(graph, name, chunks, meta=np.empty((0,) * (len(shape) + 1), dtype=dtype))
 
 

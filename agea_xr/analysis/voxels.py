@@ -36,12 +36,22 @@ class WholeGrid(pd.MultiIndex):
         return self
 
 
-def _picked(block, table, voxels, *, stored):
-    """The selected voxels of a chunk, as the dataset gives them (a pass kernel)."""
+def _picked(block, table, voxels, *, stored, out=None):
+    """The selected voxels of a chunk, as the dataset gives them (a pass kernel).
+
+    Written into ``out`` (the task's rows of this chunk) when given: no new array
+    but the small pick.
+    """
     picked = block[:, voxels]
     if stored:
-        return picked.view(np.float16)
-    return table[picked] if table is not None else picked
+        picked = picked.view(np.float16)
+    elif table is not None:
+        # the bits index the 65,536-value table: "wrap" never wraps, and skips a buffer
+        return np.take(table, picked, out=out, mode="wrap")
+    if out is None:
+        return picked
+    out[...] = picked
+    return out
 
 
 @on_items("rows")
@@ -124,8 +134,14 @@ def voxel_matrix(
         # read and pick the voxels inside each task: one task per few chunks
         stored = expr.dtype == np.float16
         data = experiment_pass(
-            matrix, _picked, (flat.size,), flat, dtype=expr.dtype, stored=stored
-        ).T
+            matrix,
+            _picked,
+            (flat.size,),
+            flat,
+            dtype=expr.dtype,
+            experiments_last=True,
+            stored=stored,
+        )
     else:
         data = expr.data.reshape(n_experiments, selected.size)[:, flat].T
     codes = np.unravel_index(flat, selected.shape)

@@ -69,6 +69,40 @@ def test_the_fused_pass_groups_whole_chunks_into_tasks(ds5, values, monkeypatch)
     np.testing.assert_array_equal(total.compute(), np.isfinite(values).sum(0))
 
 
+def _rows_filled(block, table, columns, out=None):
+    """The chunk's values at ``columns``, decoded, written into ``out`` when given."""
+    picked = block[:, columns]
+    values = table[picked] if table is not None else picked.astype(np.float32)
+    if out is None:
+        return values
+    out[...] = values
+    return out
+
+
+@pytest.mark.parametrize("touched", [False, True], ids=["raw-bits", "floats"])
+@pytest.mark.parametrize("task_rows", [10, 256], ids=["two-tasks", "one-task"])
+def test_kernels_fill_their_rows_and_experiments_can_come_last(
+    ds5, values, touched, task_rows, monkeypatch
+):
+    # a kernel with out= fills its rows of the task's one result, chunk after chunk; with
+    # experiments_last the pass gives (columns, experiment) blocks, no transpose after it
+    monkeypatch.setattr(_chunks, "_TASK_ROWS", task_rows)
+    data = ds5.isel(experiment=np.arange(ds5.sizes["experiment"])) if touched else ds5
+    matrix = expression_matrix(data)
+    columns = np.array([0, 7, 8, 9, values.shape[1] - 1, 3])
+    expected = values[:, columns].astype(np.float32)
+    rows = experiment_pass(matrix, _rows_filled, (columns.size,), columns, dtype=np.float32)
+    np.testing.assert_array_equal(rows.compute(), expected)
+    last = experiment_pass(
+        matrix, _rows_filled, (columns.size,), columns, dtype=np.float32, experiments_last=True
+    )
+    assert last.shape == (columns.size, values.shape[0])
+    np.testing.assert_array_equal(last.compute(), expected.T)
+    if not touched:  # one task per group of chunks, and nothing after it
+        assert len(last.__dask_graph__().layers) == 2
+        assert last.chunks[1] == ((10, 2) if task_rows == 10 else (12,))
+
+
 def test_the_reader_owns_the_raw_bits(ds, values):
     data = ds["expression"].data
     assert backend_array(data).shape == data.shape
@@ -169,6 +203,11 @@ def test_distributed_gives_the_threaded_results(ds5, client):
     xr.testing.assert_identical(m_t, m_d)
     xr.testing.assert_identical(r_t, r_d)
     pd.testing.assert_frame_equal(f_t, f_d)
+    with dask.config.set(scheduler="threads"):
+        v_t = voxel_matrix(ds, "CA1").compute()
+    with dask.config.set(scheduler=client.get):
+        v_d = voxel_matrix(ds, "CA1").compute()
+    xr.testing.assert_identical(v_t, v_d)
 
 
 def test_large_constants_are_scattered_and_give_the_threaded_results(ds5, client):

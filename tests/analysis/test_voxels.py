@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+import agea_xr
 from agea_xr.analysis import voxel_matrix
 from agea_xr.regions import region_mask
 
@@ -27,6 +28,17 @@ def test_voxel_matrix_is_lazy_and_exact(ds, values, label):
     ca1 = voxel_matrix(ds, "CA1", hemisphere="left")
     assert ca1.sizes["voxel"] == int(region_mask(ds, "CA1", hemisphere="left").sum())
     assert (ca1["ml"].values < 0).all()
+
+
+def test_stored_values_come_as_stored_in_every_chunk(synthetic_dir, synthetic_raw, label):
+    # mask_and_scale=False: the float16 values with -1 kept, read task by task
+    raw = agea_xr.open_dataset(synthetic_dir, mask_and_scale=False, chunks={"experiment": 5})
+    m = voxel_matrix(raw, "CA1")
+    assert m.dtype == np.float16 and m.chunks[1] == (12,)
+    ca1 = region_mask(raw, "CA1").values.reshape(-1)
+    expected = synthetic_raw.reshape(synthetic_raw.shape[0], -1)[:, ca1].T
+    assert (expected == -1).any()
+    np.testing.assert_array_equal(m.values, expected)
 
 
 # --- issue 10, case 8: unstacking gives the dataset's grid back ------------------------
