@@ -1,9 +1,9 @@
 """Analysis rows: region matrix, seed correlation, gene finder, voxel matrix; numpy baselines.
 
 Every analysis runs again on a 2-worker ``dask.distributed`` LocalCluster (one
-thread per worker, processes, :func:`benchmarks.common.on_local_cluster`),
-compared with its threaded run on the same two cores: the peak memory of those
-rows is this process's only, not the workers'.
+thread per worker, processes, :func:`benchmarks.common.cluster_case`), compared
+with its threaded run on the same two cores, timed in turn in the same process:
+the peak memory of those rows is this process's only, not the workers'.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 from agea_xr import layout, open_dataset
 from agea_xr.analysis import gene_finder, region_expression, seed_correlation, voxel_matrix
 from agea_xr.regions import region_ids
-from benchmarks.common import Case, full_pass_mean, memmap, on_local_cluster
+from benchmarks.common import Case, cluster_case, full_pass_mean, memmap
 
 SEED = (-1.5e-3, -2.0e-3, -1.5e-3)
 
@@ -93,16 +93,38 @@ def _voxels(ds):
     return voxel_matrix(ds, "CA1").values
 
 
-def _on_cluster(name: str, run, threaded: str, repeat: int = 3) -> Case:
-    """The row of ``run`` on a 2-worker LocalCluster, compared with its threaded row."""
-    return Case(
-        f"{name} on a 2-worker LocalCluster",
-        run=lambda state: run(state[0]),
-        setup=on_local_cluster,
-        baseline=threaded,
-        repeat=repeat,
-        note="ratio to the threaded run; peak of this process only",
-    )
+def _voxels_kept(ds):
+    # what a cluster user does with a matrix for dask-ml or several uses: keep it on
+    # the workers (threaded, the same call computes it in this process)
+    from dask.distributed import wait
+
+    from agea_xr.analysis._chunks import cluster_client
+
+    m = voxel_matrix(ds, "CA1").data
+    if cluster_client() is None:
+        return m.compute()
+    kept = m.persist()
+    wait(kept)
+    return kept
+
+
+def _finalize_setup(folder):
+    # the same (1128, 4345) float32 matrix as voxel_matrix(CA1), kept as 17 chunks
+    # on the workers, to time dask's own loading of a computed array to the client
+    import dask.array as dska
+    from dask.distributed import wait
+
+    from benchmarks.common import local_cluster
+
+    client = local_cluster()
+    ds = open_dataset(folder)
+    kept = voxel_matrix(ds, "CA1").data.persist()
+    wait(kept)
+    return dska.Array(kept.dask, kept.name, kept.chunks, dtype=kept.dtype), client
+
+
+def _finalize(state):
+    return state[0].compute()
 
 
 ONEHOT = "region matrix: numpy sparse one-hot, brain voxels, blocks of 32 (memmap)"
@@ -139,9 +161,20 @@ CASES = [
     Case("seed_correlation(voxel)", run=_seed, setup=open_dataset, baseline=FULL_PASS, repeat=5),
     Case("gene_finder(CA1 vs HPF)", run=_finder, setup=open_dataset, baseline=FULL_PASS, repeat=5),
     Case(VOXELS, run=_voxels, setup=open_dataset, baseline=FULL_PASS, repeat=5),
-    _on_cluster("region_expression(mean)", _region_mean, "region_expression(mean, Beryl)", 5),
-    _on_cluster("region_expression(median)", _region_median, "region_expression(median, Beryl)"),
-    _on_cluster("seed_correlation", _seed, "seed_correlation(voxel)", 5),
-    _on_cluster("gene_finder", _finder, "gene_finder(CA1 vs HPF)", 5),
-    _on_cluster("voxel_matrix(CA1)", _voxels, VOXELS, 5),
+    cluster_case("region_expression(mean)", _region_mean, "region_expression(mean, Beryl)", 7),
+    cluster_case(
+        "region_expression(median)", _region_median, "region_expression(median, Beryl)", 5
+    ),
+    cluster_case("seed_correlation", _seed, "seed_correlation(voxel)", 7),
+    cluster_case("gene_finder", _finder, "gene_finder(CA1 vs HPF)", 7),
+    cluster_case("voxel_matrix(CA1)", _voxels, VOXELS, 7),
+    cluster_case("voxel_matrix(CA1), kept on the workers (persist)", _voxels_kept, VOXELS, 7),
+    Case(
+        "dask alone: a kept (1128, 4345) float32 array of 17 chunks loaded to the client",
+        run=_finalize,
+        setup=_finalize_setup,
+        repeat=7,
+        note="no analysis: what any dask array's .values pays on a cluster for 20 MB "
+        "(one worker gathers the chunks, joins them, sends them)",
+    ),
 ]

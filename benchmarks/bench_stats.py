@@ -3,7 +3,8 @@
 Compared with the numpy full pass (one float32 mean over all experiments from a
 memmap) and with the same similar_genes without nulls, measured in the same run;
 then again on a 2-worker ``dask.distributed`` LocalCluster (processes, one thread
-each; peak memory of this process only). The nulls are one pass: two matrix
+each; the threaded run timed in turn in the same process; peak memory of this
+process only). The nulls are one pass: two matrix
 products per chunk of experiments against the query's 129 spectral parts.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from agea_xr import open_dataset
 from agea_xr.analysis import compare_maps, similar_genes
-from benchmarks.common import Case, full_pass_mean, memmap, on_local_cluster
+from benchmarks.common import Case, cluster_case, full_pass_mean, memmap
 
 FULL_PASS = "numpy full pass (stats baseline)"
 PLAIN = "similar_genes(one map vs all), no nulls"
@@ -44,14 +45,7 @@ CASES = [
     Case(FULL_PASS, run=full_pass_mean, setup=memmap, repeat=3),
     Case(PLAIN, run=_plain, setup=open_dataset, baseline=FULL_PASS, repeat=3),
     Case(NULLS, run=_nulls, setup=open_dataset, baseline=FULL_PASS, repeat=3),
-    Case(
-        "similar_genes(n_null=1000) on a 2-worker LocalCluster",
-        run=lambda state: _nulls(state[0]),
-        setup=on_local_cluster,
-        baseline=NULLS,
-        repeat=3,
-        note="ratio to the threaded run; peak of this process only",
-    ),
+    cluster_case("similar_genes(n_null=1000)", _nulls, NULLS, 3),
     Case(
         "compare_maps(two experiments, n_null=1000)",
         run=_compare,

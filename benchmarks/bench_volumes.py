@@ -16,7 +16,7 @@ import numpy as np
 
 from agea_xr import layout
 from agea_xr import volumes_layout as vl
-from benchmarks.common import Case
+from benchmarks.common import Case, cluster_case
 
 #: Types of the real cluster level.
 FULL_TYPES = vl.N_TYPES["cluster"]
@@ -149,14 +149,6 @@ def _similar_numpy(state):
     return r
 
 
-def _similar_on_cluster(data: Path):
-    from benchmarks.common import on_local_cluster
-
-    state = _similar_ours(data)
-    _, client = on_local_cluster(data)
-    return (*state, client)
-
-
 def _run_similar(state):
     from agea_xr import similar
 
@@ -203,12 +195,5 @@ CASES = [
         baseline="volumes: similar, one numpy pass over every cluster type",
         repeat=3,
     ),
-    Case(
-        "volumes: similar on a 2-worker LocalCluster",
-        run=_run_similar,
-        setup=_similar_on_cluster,
-        baseline=_SIMILAR,
-        repeat=3,
-        note="ratio to the threaded run; peak of this process only",
-    ),
+    cluster_case("volumes: similar", _run_similar, _SIMILAR, 5, setup=_similar_ours),
 ]

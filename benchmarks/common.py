@@ -26,7 +26,16 @@ from typing import Any
 
 from agea_xr import layout
 
-__all__ = ["Case", "data_dir", "full_pass_mean", "measure", "memmap", "on_local_cluster"]
+__all__ = [
+    "Case",
+    "cluster_case",
+    "data_dir",
+    "full_pass_mean",
+    "local_cluster",
+    "measure",
+    "memmap",
+    "threaded",
+]
 
 HERE = Path(__file__).resolve().parent
 #: Where the full-size synthetic dataset is written once (override with AGEA_XR_BENCH_DATA).
@@ -47,6 +56,10 @@ class Case:
         ``setup(data_dir) -> state``, not timed (default: the data folder itself).
     baseline : str, optional
         Name of the row this one is compared with (ratio = this / baseline).
+    pair : callable, optional
+        ``pair(state)``: the baseline's work, timed in this case's process in turn
+        with ``run`` (pair, run, pair, run, ...); the ratio is then to these times,
+        which drift with the machine as ``run``'s do, not to the baseline's row.
     repeat : int
         Timed repeats after one warm-up.
     note : str
@@ -60,6 +73,7 @@ class Case:
     repeat: int = 5
     note: str = ""
     extra: dict = field(default_factory=dict)
+    pair: Callable[[Any], Any] | None = None
 
 
 def data_dir(n_experiments: int = layout.N_EXPERIMENTS) -> Path:
@@ -86,20 +100,65 @@ def data_dir(n_experiments: int = layout.N_EXPERIMENTS) -> Path:
     return folder
 
 
-def on_local_cluster(folder: Path):
-    """Setup of a distributed row: the dataset, with a 2-process LocalCluster as default.
+def local_cluster():
+    """A 2-process LocalCluster's client, made dask's default scheduler of this process.
 
-    Two workers of one thread each, on the machine's two cores; the client becomes
-    dask's default scheduler of this (per-case) process. Returns ``(ds, client)``.
+    Two workers of one thread each, on the machine's two cores (each case runs in a
+    process of its own).
     """
     from distributed import Client, LocalCluster
-
-    from agea_xr import open_dataset
 
     cluster = LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     )
-    return open_dataset(folder), Client(cluster)
+    return Client(cluster)
+
+
+def threaded(run: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``run`` on dask's threaded scheduler, though a distributed client is the default."""
+
+    def run_threaded(state: Any) -> Any:
+        import dask
+
+        with dask.config.set(scheduler="threads"):
+            return run(state)
+
+    return run_threaded
+
+
+def cluster_case(
+    name: str,
+    run: Callable[[Any], Any],
+    baseline: str,
+    repeat: int = 3,
+    setup: Callable[[Path], Any] | None = None,
+) -> Case:
+    """The row of ``run(state)`` on a 2-worker LocalCluster against its threaded run.
+
+    ``setup`` (default: ``open_dataset``) gives the state, on a :func:`local_cluster`; the
+    threaded run of the same ``run`` is timed in turn in the same process, so the
+    ratio does not follow the machine's drift between processes. The peak memory
+    is this process's only, not the workers'.
+    """
+
+    def make(folder: Path) -> tuple[Any, Any]:
+        from agea_xr import open_dataset
+
+        client = local_cluster()  # kept in the state
+        return (setup or open_dataset)(folder), client
+
+    def on_state(state: tuple[Any, Any]) -> Any:
+        return run(state[0])
+
+    return Case(
+        f"{name} on a 2-worker LocalCluster",
+        run=on_state,
+        setup=make,
+        baseline=baseline,
+        repeat=repeat,
+        pair=threaded(on_state),
+        note="ratio to the threaded run timed in turn; peak of this process only",
+    )
 
 
 def memmap(folder: Path, variant: str = "raw"):
@@ -184,13 +243,24 @@ def measure(case: Case, folder: Path) -> dict[str, Any]:
         ``name``, ``times`` (s), ``median``, ``min``, ``max``, ``peak_mib``, ``note``.
     """
     state = case.setup(folder) if case.setup else folder
+    pair_times: list[float] = []
     with PeakMemory() as mem:
+        if case.pair is not None:
+            case.pair(state)
         case.run(state)  # warm-up (page cache, numba compilation)
         times = []
         for _ in range(case.repeat):
+            if case.pair is not None:
+                t0 = time.perf_counter()
+                case.pair(state)
+                pair_times.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             case.run(state)
             times.append(time.perf_counter() - t0)
+    if pair_times:
+        extra = {"pair_median": statistics.median(pair_times), "pair_times": pair_times}
+    else:
+        extra = {}
     return {
         "name": case.name,
         "times": times,
@@ -201,6 +271,7 @@ def measure(case: Case, folder: Path) -> dict[str, Any]:
         "baseline": case.baseline,
         "note": case.note,
         **case.extra,
+        **extra,
     }
 
 
@@ -223,7 +294,12 @@ def table(results: list[dict[str, Any]]) -> str:
     for r in results:
         ratio = ""
         base = by_name.get(r.get("baseline") or "")
-        if base:
+        if r.get("pair_median"):
+            ratio = (
+                f"{r['median'] / r['pair_median']:.2f}x `{r['baseline']}` "
+                f"({format_seconds(r['pair_median'])} in turn, same process)"
+            )
+        elif base:
             ratio = f"{r['median'] / base['median']:.2f}x `{base['name']}`"
         lines.append(
             f"| {r['name']} | {format_seconds(r['median'])} "
