@@ -91,7 +91,9 @@ class ItemView:
         names = [c for c in (self.item, *item_coords(self.ds, self.item)) if c in self.ds.coords]
         if not names:
             return xr.Coordinates()
-        return self.ds.coords.to_dataset()[names].isel({self.item: positions}).coords
+        # a few thousand values: loaded first (a dask ``isel`` by a ranking would shuffle
+        # every chunk of them, thousands of tasks on a cluster)
+        return self.ds.coords.to_dataset()[names].compute().isel({self.item: positions}).coords
 
     def _attrs(self, attrs: dict[str, Any]) -> dict[str, Any]:
         return item_attributes(attrs, self.variable, self.item)

@@ -108,13 +108,39 @@ def _variable(source: ItemFile, dim: str, attrs: Mapping[str, Any]) -> xr.Variab
     return var
 
 
-def _finish(ds: xr.Dataset, chunks: Any, dim: str) -> xr.Dataset:
-    ds = set_grid_indexes(ds)
+def _chunked(ds: xr.Dataset, chunks: Any, dim: str) -> xr.Dataset:
+    """Dask-chunk the item variables only, as ``chunks`` asks (``{}``: 64 items a chunk).
+
+    The label and the item coordinates (names, ids, colours: a few thousand values)
+    stay numpy, as xarray's ``open_dataset(chunks=...)`` leaves variables already in
+    memory: chunked, every selection or ordering of the items (a ranked table) would
+    be a dask computation of its own, thousands of tasks on a cluster.
+
+    Raises
+    ------
+    ValueError
+        If ``chunks`` names a dimension the dataset does not have.
+    """
     if chunks is None:
         return ds
-    if isinstance(chunks, Mapping) and not chunks:
-        chunks = {dim: CHUNK_ITEMS}
-    return ds.chunk(chunks)
+    if isinstance(chunks, Mapping):
+        unknown = sorted(str(d) for d in chunks if d not in ds.dims)
+        if unknown:
+            raise ValueError(
+                f"chunks names {unknown}, not dimensions of this dataset: use some of "
+                f"{[str(d) for d in ds.dims]} (e.g. {{{dim!r}: {CHUNK_ITEMS}}})."
+            )
+        chunks = dict(chunks) or {dim: CHUNK_ITEMS}
+    out = ds.copy(deep=False)
+    for name, var in ds.data_vars.items():
+        if dim in var.dims:
+            wanted = (
+                {d: c for d, c in chunks.items() if d in var.dims}
+                if isinstance(chunks, dict)
+                else chunks
+            )
+            out[name] = var.chunk(wanted)
+    return out
 
 
 def open_cell_types(
@@ -154,8 +180,9 @@ def open_cell_types(
         always keeps every type.
     chunks : dict or None, default None
         None: lazily indexed (a selection reads only its types' bytes); ``{}``: dask
-        chunks of 64 types; or any xarray ``chunks`` mapping. The processed variant
-        is always dask.
+        chunks of 64 types; or any xarray ``chunks`` mapping. Only ``density`` is
+        chunked: the label and the type coordinates stay in memory. The processed
+        variant is always dask.
     storage_options : mapping, optional
         fsspec options for URLs (the IBL bucket is read anonymously).
 
@@ -176,7 +203,8 @@ def open_cell_types(
         For an unknown level or variant, a damaged file (a table that is not parquet
         or lacks a column, repeated type ids, a volume that is not floating point, a
         damaged sibling ``agea/label.npy``), or an object array; the message names
-        the file and the remedy (``agea_xr.download(cell_types=level, check=True)``).
+        the file and the remedy (``agea_xr.download(cell_types=level, check=True)``);
+        ``chunks`` naming a dimension the dataset does not have.
     TypeError
         If ``include_non_neuronal`` is not a bool (or None).
     FileNotFoundError
@@ -248,7 +276,7 @@ def open_cell_types(
         voxel_size_um=layout.RESOLUTION_UM,
     )
     if variant == "raw":
-        return _finish(ds, chunks, vl.CELL_TYPE)
+        return _chunked(set_grid_indexes(ds), chunks, vl.CELL_TYPE)
     from ._processed import denoised
 
     if not include_non_neuronal:
@@ -262,7 +290,7 @@ def open_cell_types(
         ds["density"].encoding = {"stored_dtype": stored}
     ds.attrs["include_non_neuronal"] = int(bool(include_non_neuronal))
     ds = set_grid_indexes(ds)
-    return ds if chunks is None or chunks == {} else ds.chunk(chunks)
+    return ds if chunks is None or chunks == {} else _chunked(ds, chunks, vl.CELL_TYPE)
 
 
 def open_lipids(
@@ -305,7 +333,8 @@ def open_lipids(
         For a damaged file (a table that is not parquet or lacks a column, a volume
         that is not floating point, a damaged sibling ``agea/label.npy``), a table
         that does not match the volume, a ``min_reliability`` outside [0, 1], or one
-        that no lipid reaches (the message names the highest reliability).
+        that no lipid reaches (the message names the highest reliability);
+        ``chunks`` naming a dimension the dataset does not have.
     TypeError
         If ``min_reliability`` is not a real number.
     FileNotFoundError
@@ -385,4 +414,4 @@ def open_lipids(
             )
         ds = ds.isel({vl.LIPID: keep})
         ds.attrs["min_reliability"] = min_reliability
-    return _finish(ds, chunks, vl.LIPID)
+    return _chunked(set_grid_indexes(ds), chunks, vl.LIPID)
