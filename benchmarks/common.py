@@ -157,7 +157,8 @@ def cluster_case(
         baseline=baseline,
         repeat=repeat,
         pair=threaded(on_state),
-        note="ratio to the threaded run timed in turn; peak of this process only",
+        note="ratio to the threaded run timed in turn; "
+        "peak: this process (threaded runs included), not the workers",
     )
 
 
