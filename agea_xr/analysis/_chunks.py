@@ -42,6 +42,7 @@ __all__ = [
     "expression_matrix",
     "group_sums",
     "one_blas_thread",
+    "scratch",
     "segment_medians",
     "segment_sums",
 ]
@@ -252,7 +253,10 @@ def _one(blocks) -> np.ndarray:
 
 def _run(block, *constants, kernel, mask, add, options):
     table = None if mask is None else kernels.decode_table(bool(mask))
-    out = kernel(_one(block), table, *(_one(c) for c in constants), **options)
+    try:
+        out = kernel(_one(block), table, *(_one(c) for c in constants), **options)
+    finally:
+        _drop_scratch()
     return out[None] if add else out
 
 
@@ -359,15 +363,44 @@ def _task_groups(starts: tuple[int, ...], rows: int) -> list[tuple[tuple[int, in
 _BUFFERS = threading.local()
 
 
+def scratch(name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+    """This thread's reusable array ``name``, C-contiguous, of ``shape`` (contents undefined).
+
+    A kernel's large temporaries (a chunk's decoded values, its mask) are kept from
+    chunk to chunk of one task (freed at its end) instead of made anew: a
+    ``dask.distributed`` worker (started with ``MALLOC_TRIM_THRESHOLD_``) maps and
+    zero-fills fresh pages for every new large array, which made such kernels a third
+    slower there than threaded. A kernel must not return a scratch array or a view of
+    it: the next chunk overwrites it.
+    """
+    size = int(np.prod(shape, dtype=np.int64))
+    arrays = getattr(_BUFFERS, "arrays", None)
+    if arrays is None:
+        arrays = _BUFFERS.arrays = {}
+    buffer = arrays.get(name)
+    if buffer is None or buffer.dtype != np.dtype(dtype) or buffer.size < size:
+        buffer = arrays[name] = np.empty(size, dtype=dtype)
+    return buffer[:size].reshape(shape)
+
+
+def _drop_scratch() -> None:
+    """Free this thread's scratch arrays but the read buffer (at the end of every task).
+
+    They serve the chunks of one task; kept longer, every thread of a many-core
+    machine would hold tens of MB between analyses.
+    """
+    arrays = getattr(_BUFFERS, "arrays", None)
+    if arrays:
+        for name in [n for n in arrays if n != "read"]:
+            del arrays[name]
+
+
 def _read_buffer(size: int, dtype) -> np.ndarray:
     """This thread's read buffer of the fused pass (kept: a chunk of rows, about 10 MB).
 
     Kernels must not return their block or a view of it: the next chunk overwrites it.
     """
-    buffer = getattr(_BUFFERS, "array", None)
-    if buffer is None or buffer.dtype != dtype or buffer.size < size:
-        buffer = _BUFFERS.array = np.empty(size, dtype=dtype)
-    return buffer[:size]
+    return scratch("read", (size,), dtype)
 
 
 def _run_rows(source, ranges, *constants, kernel, mask, add, into, options, result=None):
@@ -392,19 +425,22 @@ def _run_rows(source, ranges, *constants, kernel, mask, add, into, options, resu
         filled = np.empty((ranges[-1][1] - first, *shape), dtype=dtype)
     outs = []
     total = None
-    for a, b in ranges:
-        block = read_rows(source, a, b, buffer)
-        if filled is not None:
-            kernel(block, table, *constants, out=filled[a - first : b - first], **options)
-            continue
-        if into and total is not None:
-            kernel(block, table, *constants, out=total, **options)
-            continue
-        out = kernel(block, table, *constants, **options)
-        if add:
-            total = out if total is None else np.add(total, out, out=total)
-        else:
-            outs.append(out)
+    try:
+        for a, b in ranges:
+            block = read_rows(source, a, b, buffer)
+            if filled is not None:
+                kernel(block, table, *constants, out=filled[a - first : b - first], **options)
+                continue
+            if into and total is not None:
+                kernel(block, table, *constants, out=total, **options)
+                continue
+            out = kernel(block, table, *constants, **options)
+            if add:
+                total = out if total is None else np.add(total, out, out=total)
+            else:
+                outs.append(out)
+    finally:
+        _drop_scratch()
     if add:
         return total[None]
     if filled is None:

@@ -27,7 +27,7 @@ import numpy as np
 import xarray as xr
 
 from .._choices import check_choice, check_integer
-from ._chunks import ExpressionMatrix, experiment_pass
+from ._chunks import ExpressionMatrix, experiment_pass, scratch
 from .nulls import (
     METHODS,
     N_MODES,
@@ -200,17 +200,31 @@ def _null_kernel(block, table, where, parts, columns):
 
     ``parts`` ``(voxel, K)`` float32, ``columns`` = ``[parts, weights, squares]``.
     """
-    sub = block[:, where]
-    y = table[sub] if table is not None else sub.astype(np.float32, copy=False)
-    ok = np.isfinite(y)
+    # the chunk's large temporaries are this thread's scratch arrays, kept between chunks
+    shape = (block.shape[0], where.size)
+    y = scratch("null-values", shape, np.float32)
+    if table is not None:
+        bits = scratch("null-bits", shape, block.dtype)
+        # where: voxels of this grid, and the bits index 65,536 entries: the modes never
+        # act, and they keep numpy from buffering the output
+        np.take(block, where, axis=1, out=bits, mode="clip")
+        np.take(table, bits, out=y, mode="wrap")
+    else:
+        y[...] = block[:, where]
+    ok = np.isfinite(y, out=scratch("null-measured", shape, np.bool_))
+    missing = np.logical_not(ok, out=scratch("null-missing", shape, np.bool_))
     n = ok.sum(axis=1).astype(np.float64)
-    total = np.where(ok, y, 0).sum(axis=1, dtype=np.float64)
+    np.copyto(y, 0, where=missing)
+    total = y.sum(axis=1, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(n > 0, total / n, 0.0)
-    yc = np.where(ok, y - mean[:, None].astype(np.float32), np.float32(0))
-    ss = np.einsum("ev,ev->e", yc, yc, dtype=np.float64)
-    projected = yc @ parts
-    measured = ok.astype(np.float32) @ columns
+    y -= mean[:, None].astype(np.float32)
+    np.copyto(y, 0, where=missing)  # y is now the centred values, 0 where not measured
+    ss = np.einsum("ev,ev->e", y, y, dtype=np.float64)
+    projected = y @ parts
+    weights = scratch("null-weights", shape, np.float32)
+    np.copyto(weights, ok)
+    measured = weights @ columns
     head = np.stack([n, total, ss, mean], axis=1)
     return np.concatenate([head, projected, measured], axis=1)
 

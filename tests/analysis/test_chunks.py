@@ -103,6 +103,30 @@ def test_kernels_fill_their_rows_and_experiments_can_come_last(
         assert last.chunks[1] == ((10, 2) if task_rows == 10 else (12,))
 
 
+def _scratch_sums(block, table, columns, seen):
+    """Row sums of the chunk's values at ``columns``, through a scratch array."""
+    kept = "test-values" in getattr(_chunks._BUFFERS, "arrays", {})
+    y = _chunks.scratch("test-values", (block.shape[0], columns.size), np.float32)
+    y[...] = table[block[:, columns]]
+    seen.append((block.shape[0], kept))
+    return np.nansum(y, axis=1, dtype=np.float64)[:, None]
+
+
+def test_scratch_arrays_serve_the_chunks_of_one_task_then_are_freed(ds5, values, monkeypatch):
+    monkeypatch.setattr(_chunks, "_TASK_ROWS", 10)  # tasks of chunks (5, 5) and (2,)
+    matrix = expression_matrix(ds5)
+    columns = np.arange(0, values.shape[1], 7)
+    seen: list[tuple[int, bool]] = []
+    sums = experiment_pass(matrix, _scratch_sums, (1,), columns, seen=seen)
+    with dask.config.set(scheduler="synchronous"):
+        got = sums.compute()[:, 0]
+    np.testing.assert_allclose(got, np.nansum(values[:, columns], axis=1), rtol=1e-6)
+    # the 5-row chunks share a task: the second finds the first's array; the 2-row
+    # chunk's task starts without one
+    assert sorted(seen) == [(2, False), (5, False), (5, True)]
+    assert set(_chunks._BUFFERS.arrays) == {"read"}  # freed at the task's end
+
+
 def test_the_reader_owns_the_raw_bits(ds, values):
     data = ds["expression"].data
     assert backend_array(data).shape == data.shape
