@@ -180,13 +180,26 @@ def test_open_atlas_holds_what_the_folder_has(tmp_path):
         agea_xr.open_atlas(tmp_path / "merfish")
 
 
+def _with_task_count(function, *args):
+    """``function(*args)`` and the number of dask tasks it ran (local schedulers)."""
+    from dask.callbacks import Callback
+
+    done = []
+
+    class Count(Callback):
+        def _posttask(self, *_):
+            done.append(1)
+
+    with Count():
+        result = function(*args)
+    return result, len(done)
+
+
 @pytest.mark.parametrize("opener", ["cell_types", "lipids"])
 def test_chunks_chunk_the_maps_only_and_tables_stay_fast(root, opener):
     # the item coordinates and the label stay numpy: chunked, a ranked table of
     # similar() took the items' coordinates through a dask shuffle (11,000 tasks at
     # the cluster level, 19 s on a 2-worker cluster for a 2 s analysis)
-    from dask.callbacks import Callback
-
     def opened(chunks):
         if opener == "cell_types":
             return agea_xr.open_cell_types(root / "merfish", "subclass", chunks=chunks)
@@ -201,16 +214,9 @@ def test_chunks_chunk_the_maps_only_and_tables_stay_fast(root, opener):
     xr.testing.assert_identical(chunked.compute(), lazy.compute())
     query = lazy[stack].isel({item: 2}).values.astype(np.float64)
 
-    class Count(Callback):
-        tasks = 0
-
-        def _posttask(self, *args):
-            Count.tasks += 1
-
-    with Count():
-        table = agea_xr.similar(query, chunked)
+    table, tasks = _with_task_count(agea_xr.similar, query, chunked)
     n_chunks = len(chunked[stack].chunks[0])
-    assert Count.tasks <= n_chunks + 6  # the pass and its join, no shuffle
+    assert tasks <= n_chunks + 6  # the pass and its join, no shuffle
     pd.testing.assert_frame_equal(table, agea_xr.similar(query, lazy))
     assert table[item].iloc[0] == lazy[item].values[2]
     with pytest.raises(ValueError, match=r"chunks names \['experiment'\].*\{'"):
@@ -218,21 +224,12 @@ def test_chunks_chunk_the_maps_only_and_tables_stay_fast(root, opener):
 
 
 def test_coordinates_chunked_by_hand_are_loaded_once_for_tables(root):
-    from dask.callbacks import Callback
-
     lazy = agea_xr.open_cell_types(root / "merfish", "subclass")
     by_hand = lazy.chunk({vl.CELL_TYPE: 3})  # xarray's chunk: the coordinates too
     assert by_hand.type_id.chunks is not None
     query = lazy.density.isel(cell_type=4).values.astype(np.float64)
 
-    class Count(Callback):
-        tasks = 0
-
-        def _posttask(self, *args):
-            Count.tasks += 1
-
-    with Count():
-        table = agea_xr.similar(query, by_hand)
+    table, tasks = _with_task_count(agea_xr.similar, query, by_hand)
     n_chunks = len(by_hand.density.chunks[0])
-    assert Count.tasks <= 2 * n_chunks + 6  # coordinates loaded once, no shuffle
+    assert tasks <= 2 * n_chunks + 6  # coordinates loaded once, no shuffle
     pd.testing.assert_frame_equal(table, agea_xr.similar(query, lazy))
