@@ -330,7 +330,7 @@ def spatial_p(
     if fisher:
         r_group = _fisher(r, codes, int(n_groups))
     rng = np.random.default_rng(random_state)
-    count = np.zeros(r.shape, dtype=np.int64)
+    count = np.zeros((r_group if fisher else r).shape, dtype=np.int64)
     for start in range(0, n_null, _CHUNK):
         signs = random_signs(rng, min(_CHUNK, n_null - start), k).T
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -136,8 +136,8 @@ def test_p_and_q_helpers():
     assert np.isnan(q[1])
 
 
-def _explicit_p(values, query, used, n_null, seed):
-    """Reference: explicit surrogates, pairwise-masked Pearson with every experiment."""
+def _explicit_nulls(values, query, used, n_null, seed):
+    """Reference: explicit surrogates, pairwise-masked Pearson r with every experiment."""
     parts = nulls_module.decompose(query[used], used)
     rng = np.random.default_rng(seed)
     signs = nulls_module.random_signs(rng, n_null, parts.n_parts)
@@ -145,21 +145,53 @@ def _explicit_p(values, query, used, n_null, seed):
     y = values[:, used.reshape(-1)]
     r = np.array([pd.Series(row).corr(pd.Series(query[used])) for row in y])
     null = np.array([[pd.Series(row).corr(pd.Series(v)) for v in surrogates] for row in y])
+    return r, null
+
+
+def _explicit_p(values, query, used, n_null, seed):
+    r, null = _explicit_nulls(values, query, used, n_null, seed)
     return r, p_two_sided(r, null)
 
 
-def test_similar_genes_nulls_match_explicit_surrogates(ds, values):
-    """On voxels measured in every experiment, the one-pass nulls equal explicit surrogates."""
+def _smooth_query(ds, values):
+    """A smooth map on the brain voxels measured in every experiment, and those voxels."""
     rng = np.random.default_rng(0)
     measured = np.isfinite(values).all(axis=0).reshape(ds["label"].shape)
     used = measured & (ds["label"].values != 0)
     query = np.where(used, ndimage.gaussian_filter(rng.standard_normal(used.shape), 2), np.nan)
+    return query, used
+
+
+def test_similar_genes_nulls_match_explicit_surrogates(ds, values):
+    """On voxels measured in every experiment, the one-pass nulls equal explicit surrogates."""
+    query, used = _smooth_query(ds, values)
     table = agea_xr.similar_genes(ds, query, n_null=60, random_state=1, min_voxels=3)
     table = table.sort_values("experiment")
     order = np.argsort(ds["experiment"].values)
     r, p = _explicit_p(values[order], query, used, 60, 1)
     np.testing.assert_allclose(table["r"], r, atol=1e-6)
     np.testing.assert_allclose(table["p_spatial"], p, atol=2 / 61)
+    np.testing.assert_allclose(table["q"], q_values(table["p_spatial"].to_numpy()))
+
+
+def test_similar_genes_per_gene_nulls_pool_each_genes_experiments(ds, values):
+    # genes with several experiments: each surrogate's r of a gene is the Fisher mean of
+    # its experiments' r, as the observed one (this crashed on a shape mismatch)
+    query, used = _smooth_query(ds, values)
+    genes = ds["gene"].values
+    assert pd.Series(genes).value_counts().max() > 1
+    table = agea_xr.similar_genes(
+        ds, query, per_gene=True, n_null=60, random_state=1, min_voxels=3
+    ).set_index("gene")
+    r, null = _explicit_nulls(values, query, used, 60, 1)
+    for gene in np.unique(genes):
+        rows = genes == gene
+        r_gene = np.tanh(np.arctanh(r[rows]).mean())
+        null_gene = np.tanh(np.arctanh(null[rows]).mean(axis=0))
+        p_gene = p_two_sided(np.array([r_gene]), null_gene[None])[0]
+        assert table.loc[gene, "n_experiments"] == rows.sum()
+        np.testing.assert_allclose(table.loc[gene, "r"], r_gene, atol=1e-6)
+        np.testing.assert_allclose(table.loc[gene, "p_spatial"], p_gene, atol=2 / 61)
     np.testing.assert_allclose(table["q"], q_values(table["p_spatial"].to_numpy()))
 
 
