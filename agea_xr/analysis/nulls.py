@@ -18,9 +18,11 @@ surrogate among others, which is what makes the p-values of
 
 The basis: the exact eigenvectors of a 60,000-voxel graph take minutes
 (``scipy.sparse.linalg.eigsh``, with or without shift-invert), so the modes are
-the Ritz vectors of the graph Laplacian in the span of the grid's
-lowest-frequency cosine modes restricted to the mask (a Rayleigh-Ritz step:
-one QR and one small symmetric eigenproblem, about a second). They are
+the Ritz vectors of the graph Laplacian in the span of the lowest-frequency
+cosine modes of the mask's bounding box, restricted to the mask (an
+orthonormal basis of their span from their Gram matrix, leaving out modes that
+coincide on a small or thin mask, then a Rayleigh-Ritz step: two small
+symmetric eigenproblems, about a second). They are
 orthonormal, orthogonal to the constant and to each other under the
 Laplacian, and ordered from smoothest. Surrogates are linear in the signs, so
 the nulls of a map against thousands of others are one matrix product with the
@@ -145,18 +147,30 @@ def _cosine_modes(mask: np.ndarray, n: int) -> np.ndarray:
     return modes
 
 
+#: Eigenvalues of the modes' Gram matrix below this fraction of the largest (singular
+#: values below 1e-5 of the largest): directions the modes do not span on the mask.
+_RANK_TOLERANCE = 1e-10
+
+
 @functools.lru_cache(maxsize=4)
 def _basis(key: bytes, shape: tuple[int, ...], n_modes: int) -> tuple[np.ndarray, np.ndarray]:
     from scipy.linalg import eigh
 
     mask = np.unpackbits(np.frombuffer(key, np.uint8), count=int(np.prod(shape)))
     mask = mask.reshape(shape).astype(bool)
-    modes = _cosine_modes(mask, min(n_modes + 1, int(mask.sum())))[:, 1:]
+    # the cosine modes of the mask's bounding box: at the scale of the mask (a region's
+    # modes from the whole grid's box are nearly constant on it, and dependent)
+    box = tuple(slice(int(i.min()), int(i.max()) + 1) for i in np.nonzero(mask))
+    modes = _cosine_modes(mask[box], min(n_modes + 1, int(mask.sum())))[:, 1:]
     modes -= modes.mean(axis=0)  # orthogonal to the constant: surrogates keep the mean
-    # Rayleigh-Ritz: L v = lambda G v in the span of the modes, G = modes' Gram matrix;
-    # the Ritz vectors modes @ v are orthonormal and L-orthogonal
-    eigenvalues, rotation = eigh(modes.T @ (laplacian(mask) @ modes), modes.T @ modes)
-    basis = np.ascontiguousarray(modes @ rotation)
+    # an orthonormal basis of their span, from the eigenvectors of their Gram matrix
+    # (rank-revealing: on a thin or small mask some modes coincide), then Rayleigh-Ritz:
+    # the Ritz vectors are orthonormal and L-orthogonal
+    gram_values, gram_vectors = eigh(modes.T @ modes)
+    keep = gram_values > gram_values.max(initial=0.0) * _RANK_TOLERANCE
+    span = modes @ (gram_vectors[:, keep] / np.sqrt(gram_values[keep]))
+    eigenvalues, rotation = eigh(span.T @ (laplacian(mask) @ span))
+    basis = np.ascontiguousarray(span @ rotation)
     basis.flags.writeable = False
     eigenvalues.flags.writeable = False
     return basis, eigenvalues

@@ -50,6 +50,32 @@ def test_calibration_spatial_vs_naive(hemisphere):
     assert (np.array(p_naive) < 0.05).mean() > 0.5  # naive p fires far more often
 
 
+def test_calibration_inside_one_small_region(sample):
+    """In CA1 (1,128 voxels) too: the modes are the region's own, p_spatial is calibrated.
+
+    The modes of the whole grid's box were nearly constant on a region and dependent
+    there (a LinAlgError for similar_genes(..., mask="CA1", n_null=...)).
+    """
+    from agea_xr.regions import region_mask
+
+    ca1 = region_mask(sample, "CA1").values
+    basis, _ = nulls_module.spectral_basis(ca1)
+    assert basis.shape == (int(ca1.sum()), 127)  # the one dependent mode left out
+    np.testing.assert_allclose(basis.T @ basis, np.eye(basis.shape[1]), atol=1e-6)
+    rng = np.random.default_rng(12)
+    p_spatial = []
+    for i in range(200):
+        a, b = _field(rng, ca1), _field(rng, ca1)
+        res = agea_xr.compare_maps(a, b, n_null=200, mask=ca1, random_state=i)
+        p_spatial.append(float(res.p_spatial))
+    low, high = stats.binom.interval(0.95, 200, 0.05)
+    hits = int((np.array(p_spatial) < 0.05).sum())
+    assert low <= hits <= high, (hits, low, high)
+    table = agea_xr.similar_genes(sample, "Pdyn", mask="CA1", n_null=200, random_state=0)
+    own = table.set_index("gene").loc["Pdyn"]
+    assert own["r"] == pytest.approx(1.0) and own["p_spatial"] == pytest.approx(1 / 201)
+
+
 def test_power_planted_component(hemisphere):
     """A shared smooth component (r about 0.5) is detected in most trials."""
     rng = np.random.default_rng(5)
