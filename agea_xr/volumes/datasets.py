@@ -139,7 +139,9 @@ def _chunked(ds: xr.Dataset, chunks: Any, dim: str) -> xr.Dataset:
                 if isinstance(chunks, dict)
                 else chunks
             )
-            out[name] = var.chunk(wanted)
+            # the variable alone: DataArray.chunk would chunk its (object) coordinates
+            # too, and "auto" cannot size object chunks
+            out[name] = var.copy(deep=False, data=var.variable.chunk(wanted).data)
     return out
 
 
@@ -178,11 +180,11 @@ def open_cell_types(
         the non-neuronal types (classes Astro-Epen, OPC-Oligo, OEC, Vascular, Immune)
         are dropped and the volumes are proportions among neurons. The raw variant
         always keeps every type.
-    chunks : dict or None, default None
+    chunks : dict, int, str or None, default None
         None: lazily indexed (a selection reads only its types' bytes); ``{}``: dask
-        chunks of 64 types; or any xarray ``chunks`` mapping. Only ``density`` is
-        chunked: the label and the type coordinates stay in memory. The processed
-        variant is always dask.
+        chunks of 64 types; or any xarray ``chunks`` (a mapping, an int, ``"auto"``).
+        Only ``density`` is chunked: the label and the type coordinates stay in
+        memory. The processed variant is always dask.
     storage_options : mapping, optional
         fsspec options for URLs (the IBL bucket is read anonymously).
 
@@ -313,7 +315,7 @@ def open_lipids(
         dense brains) is at least this, as ``iblatlas.genomics.lipids.load_volume``
         (0.6 keeps 158 of 173): a real number from 0 to 1 (a string is refused).
         Only the kept lipids' bytes are ever read.
-    chunks : dict or None, default None
+    chunks : dict, int, str or None, default None
         As for :func:`open_cell_types`.
     storage_options : mapping, optional
         fsspec options for URLs.

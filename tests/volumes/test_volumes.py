@@ -221,6 +221,19 @@ def test_chunks_chunk_the_maps_only_and_tables_stay_fast(root, opener):
     assert table[item].iloc[0] == lazy[item].values[2]
     with pytest.raises(ValueError, match=r"chunks names \['experiment'\].*\{'"):
         opened({"experiment": 5})
+    # any xarray chunks: "auto" (object coordinates cannot be auto-sized: not chunked),
+    # an int, a grid dimension
+    for chunks, ml in (("auto", None), (30, 30), ({"ml": 10}, 10)):
+        other = opened(chunks)
+        assert other[stack].chunks is not None
+        assert ml is None or other[stack].chunks[1][0] == ml
+        assert [n for n in other.variables if n != stack and other[n].chunks is not None] == []
+        xr.testing.assert_identical(other.compute(), lazy.compute())
+    if opener == "cell_types":
+        processed = agea_xr.open_cell_types(
+            root / "merfish", "subclass", "processed", chunks="auto"
+        )
+        assert processed.type_id.chunks is None and processed.label.chunks is None
 
 
 def test_coordinates_chunked_by_hand_are_loaded_once_for_tables(root):
