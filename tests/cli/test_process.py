@@ -51,15 +51,24 @@ def test_ctrl_c_exits_130_quietly():
         server.settimeout(60)
         url = f"http://127.0.0.1:{server.getsockname()[1]}/agea"
         process = subprocess.Popen(
-            [sys.executable, "-m", "agea_xr.cli", "info", "--source", url],
+            [sys.executable, "-X", "faulthandler", "-m", "agea_xr.cli", "info", "--source", url],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        connection, _ = server.accept()  # the command is inside main(), reading the URL
-        with connection:
-            process.send_signal(signal.SIGINT)
-            out, err = process.communicate(timeout=60)
+        try:
+            connection, _ = server.accept()  # the command is inside main(), reading the URL
+            with connection:
+                process.send_signal(signal.SIGINT)
+                out, err = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGABRT)  # faulthandler: where every thread waits
+            _, stacks = process.communicate(timeout=30)
+            pytest.fail(f"Ctrl-C did not end the command within 60 s; its threads:\n{stacks}")
+        finally:
+            if process.poll() is None:  # never left running, its pipes open, for later tests
+                process.kill()
+                process.communicate()
     assert process.returncode == 130
     assert out == "" and err == ""
 
