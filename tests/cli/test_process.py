@@ -43,6 +43,10 @@ def test_no_traceback_from_damaged_files(argv, tmp_path):
     assert len(done.stderr.splitlines()) <= 3
 
 
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_exits_130_quietly():
     """Interrupted while waiting on a server that never answers: exit 130, nothing printed."""
     with socket.socket() as server:
@@ -55,6 +59,9 @@ def test_ctrl_c_exits_130_quietly():
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            # Ctrl-C as in a terminal: a shell starts background jobs (`make test &`) with
+            # SIGINT ignored, which the command would inherit, and Python keeps it ignored
+            preexec_fn=_sigint_default,
         )
         try:
             connection, _ = server.accept()  # the command is inside main(), reading the URL
