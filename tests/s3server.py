@@ -61,6 +61,14 @@ class TcpProxy:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def storage_options(self) -> dict:
+        """Anonymous fsspec options through this proxy, one attempt per request."""
+        return {
+            "anon": True,
+            "endpoint_url": self.endpoint,
+            "config_kwargs": {"retries": {"total_max_attempts": 1}},
+        }
+
     def start(self) -> None:
         """Listen (again) on the same port."""
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -385,11 +385,7 @@ def test_an_unreachable_mirror_without_credentials_is_a_connection_error(no_cred
 
 def test_a_failure_while_reading_names_the_file(s3_server, remote_release):
     proxy = s3_server.proxy()
-    options = {
-        "anon": True,
-        "endpoint_url": proxy.endpoint,
-        "config_kwargs": {"retries": {"total_max_attempts": 1}},
-    }
+    options = proxy.storage_options()
     ds = agea_xr.open_dataset(remote_release.url, chunks=None, storage_options=options)
     proxy.stop()  # the endpoint goes away after opening
     url = f"{remote_release.url}/{layout.VARIANTS['raw']}"

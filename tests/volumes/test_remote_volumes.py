@@ -136,11 +136,7 @@ def test_a_bucket_that_does_not_exist_says_so(s3_server):
 
 def test_a_failure_after_opening_names_the_volume(s3_server, remote_root):
     proxy = s3_server.proxy()
-    options = {
-        "anon": True,
-        "endpoint_url": proxy.endpoint,
-        "config_kwargs": {"retries": {"total_max_attempts": 1}},
-    }
+    options = proxy.storage_options()
     ct = open_cell_types(f"{remote_root}/merfish", "class", storage_options=options)
     proxy.stop()
     url = f"{remote_root}/merfish/{vl.volume_file('class')}"
