@@ -137,11 +137,7 @@ def is_credentials_error(err: BaseException) -> bool:
     False
     """
     names = {"NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError"}
-    return any(
-        any(cls.__name__ in names for cls in type(e).__mro__)
-        or "Unable to locate credentials" in str(e)
-        for e in _chain(err)
-    )
+    return _chain_says(err, names, lambda text: "Unable to locate credentials" in text)
 
 
 def is_missing_bucket(err: BaseException) -> bool:
@@ -162,10 +158,15 @@ def is_missing_bucket(err: BaseException) -> bool:
     >>> is_missing_bucket(FileNotFoundError("agea/label.npy"))
     False
     """
+    return _chain_says(
+        err, {"NoSuchBucket"}, lambda text: "specified bucket does not exist" in text.lower()
+    )
+
+
+def _chain_says(err: BaseException, names: set[str], says) -> bool:
+    """Whether an error of ``err``'s chain is of a class ``names`` (or a subclass) or ``says``."""
     return any(
-        any(cls.__name__ == "NoSuchBucket" for cls in type(e).__mro__)
-        or "specified bucket does not exist" in str(e).lower()
-        for e in _chain(err)
+        any(cls.__name__ in names for cls in type(e).__mro__) or says(str(e)) for e in _chain(err)
     )
 
 
