@@ -260,11 +260,11 @@ def _run(block, *constants, kernel, mask, add, options):
     return out[None] if add else out
 
 
-_LETTERS = "abcdfghijklmnopqrstuwxyz"
+_LETTERS = "abcdfghijklmnopqrstuwxyz"  # "e" (experiments) and "v" (voxels) are taken
 #: Rows (experiments) one task of the fused pass reads, chunk after chunk.
 _TASK_ROWS = 256
 #: Largest result of one task of the fused pass without ``add`` (bytes).
-_TASK_BYTES = 16 * 2**20  # "e" (experiments) and "v" (voxels) are taken
+_TASK_BYTES = 16 * 2**20
 
 
 def experiment_pass(
@@ -403,14 +403,14 @@ def _read_buffer(size: int, dtype) -> np.ndarray:
     return scratch("read", (size,), dtype)
 
 
-def _run_rows(source, ranges, *constants, kernel, mask, add, into, options, result=None):
+def _run_rows(source, ranges, *constants, kernel, mask, add, into, options, shape, dtype, last):
     """One task of the fused pass: read each chunk of rows, run the kernel, join or add.
 
     One read buffer per thread serves all the chunks, and a kernel that takes ``out``
     adds every chunk into the task's one total, or fills its rows of the task's one
-    result (``result``: ``(shape, dtype, experiments_last)``): no new large array per
-    chunk (a ``dask.distributed`` worker's allocator maps and zero-fills fresh pages
-    for each). With ``experiments_last`` the task returns the transposed view.
+    ``(rows, *shape)`` result: no new large array per chunk (a ``dask.distributed``
+    worker's allocator maps and zero-fills fresh pages for each). With ``last``
+    (experiments last) the task returns the transposed view.
     """
     from ..reader import read_rows
 
@@ -420,8 +420,7 @@ def _run_rows(source, ranges, *constants, kernel, mask, add, into, options, resu
     longest = max(b - a for a, b in ranges)
     buffer = _read_buffer(longest * VOXELS_PER_VOLUME, source.dtype)
     filled = None
-    if result is not None and into:
-        shape, dtype, _ = result
+    if into and not add:
         filled = np.empty((ranges[-1][1] - first, *shape), dtype=dtype)
     outs = []
     total = None
@@ -445,7 +444,7 @@ def _run_rows(source, ranges, *constants, kernel, mask, add, into, options, resu
         return total[None]
     if filled is None:
         filled = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=0)
-    return np.moveaxis(filled, 0, -1) if result is not None and result[2] else filled
+    return np.moveaxis(filled, 0, -1) if last else filled
 
 
 def _fused_pass(matrix, kernel, shape, constants, add, dtype, options, last=False):
@@ -494,7 +493,9 @@ def _fused_pass(matrix, kernel, shape, constants, add, dtype, options, last=Fals
             add=add,
             into=into,
             options=options,
-            result=None if add else (shape, np.dtype(dtype), last),
+            shape=shape,
+            dtype=np.dtype(dtype),
+            last=last,
         )
         key = (name, *zeros, i) if last else (name, i, *zeros)
         dsk[key] = (task, *keys)
