@@ -292,7 +292,7 @@ def open_cell_types(
         ds["density"].encoding = {"stored_dtype": stored}
     ds.attrs["include_non_neuronal"] = int(bool(include_non_neuronal))
     ds = set_grid_indexes(ds)
-    return ds if chunks is None or chunks == {} else _chunked(ds, chunks, vl.CELL_TYPE)
+    return _chunked(ds, chunks, vl.CELL_TYPE)  # {}: 64 types a chunk, as denoised made them
 
 
 def open_lipids(
