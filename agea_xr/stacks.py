@@ -34,6 +34,12 @@ def is_stack(var: Any) -> bool:
     return len(dims) == len(GRID_DIMS) + 1 and set(GRID_DIMS) <= set(dims)
 
 
+def _item_dim(var: Any) -> str:
+    """The one dimension of a stack that is not a grid dimension."""
+    (item,) = (d for d in var.dims if d not in GRID_DIMS)
+    return str(item)
+
+
 def item_variable(ds: xr.Dataset, variable: str | None = None) -> tuple[str, str]:
     """The ``(item, ml, dv, ap)`` variable of ``ds`` and its item dimension.
 
@@ -77,8 +83,7 @@ def item_variable(ds: xr.Dataset, variable: str | None = None) -> tuple[str, str
             f"variable={variable!r} is not an (item, ml, dv, ap) variable of the dataset; "
             f"choose one of {stacks}."
         )
-    (item,) = (d for d in ds[variable].dims if d not in GRID_DIMS)
-    return variable, str(item)
+    return variable, _item_dim(ds[variable])
 
 
 def item_coords(ds: xr.Dataset | xr.DataArray, item: str) -> list[str]:
@@ -125,9 +130,7 @@ def stack_of(obj: xr.Dataset | xr.DataArray) -> xr.DataArray:
 def stacks_in_words(ds: xr.Dataset) -> str:
     """The dataset's stacks for a message: ``'density' over 'cell_type'``."""
     return " and ".join(
-        f"{n!r} over {next(d for d in v.dims if d not in GRID_DIMS)!r}"
-        for n, v in ds.data_vars.items()
-        if is_stack(v)
+        f"{n!r} over {_item_dim(v)!r}" for n, v in ds.data_vars.items() if is_stack(v)
     )
 
 
