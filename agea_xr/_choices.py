@@ -276,6 +276,50 @@ def check_between(value: Any, name: str, low: float, high: float, unit: str = ""
     return number
 
 
+def check_random_state(value: Any, name: str = "random_state", *, generator: bool = True) -> Any:
+    """A seed: None, a non-negative integer or, where allowed, a ``numpy.random.Generator``.
+
+    Parameters
+    ----------
+    value : object
+    name : str, default "random_state"
+    generator : bool, default True
+        Accept a ``numpy.random.Generator`` too (it then goes on as it is).
+
+    Returns
+    -------
+    None, int or numpy.random.Generator
+
+    Raises
+    ------
+    TypeError
+        For anything else (a string, a float, a boolean).
+    ValueError
+        For a negative integer.
+
+    Examples
+    --------
+    >>> check_random_state("x")
+    Traceback (most recent call last):
+    ...
+    TypeError: random_state must be None, a non-negative integer or a numpy Generator, got 'x': \
+pass e.g. random_state=0 for repeatable results.
+    """
+    if value is None or (generator and isinstance(value, np.random.Generator)):
+        return value
+    integral = isinstance(value, (numbers.Integral, np.integer))
+    if isinstance(value, (bool, np.bool_)) or not integral:
+        kinds = (
+            "None, a non-negative integer or a numpy Generator"
+            if generator
+            else "None or a non-negative integer"
+        )
+        raise TypeError(
+            f"{name} must be {kinds}, got {value!r}: pass e.g. {name}=0 for repeatable results."
+        )
+    return check_integer(value, name, minimum=0)
+
+
 def check_bool(value: Any, name: str, *, allow_none: bool = False) -> bool | None:
     """``value`` if it is a boolean (True or False), never a truthy stand-in.
 

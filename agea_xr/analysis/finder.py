@@ -10,7 +10,7 @@ import pandas as pd
 import xarray as xr
 
 from .. import kernels
-from .._choices import check_choice, check_count, check_integer
+from .._choices import check_choice, check_count, check_integer, check_random_state
 from ..layout import EXPERIMENT
 from ..regions import check_mapping
 from ._chunks import expression_matrix, group_sums, one_blas_thread, segment_sums
@@ -184,6 +184,7 @@ def gene_finder(
     nulls = None
     if n_null is not None:
         n_null = check_integer(n_null, "n_null", minimum=1)
+        check_random_state(random_state)
         used = target_mask | contrast_mask
         nulls = decompose(target_mask[used].astype(np.float64), used)
     with one_blas_thread():

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .._choices import check_choice, check_integer
+from .._choices import check_choice, check_integer, check_random_state
 from ..layout import GRID_DIMS, GRID_SHAPE, LABEL_FILE
 
 __all__ = ["METHODS", "Decomposition", "brain_mask", "decompose", "null_maps", "spectral_basis"]
@@ -344,10 +344,11 @@ def null_maps(
     check_choice(method, METHODS, "null method")
     n = check_integer(n, "n", minimum=1)
     n_modes = check_integer(n_modes, "n_modes", minimum=1)
+    check_random_state(random_state)
     volume, da = _as_volume(values, "values")
     used = support(volume, check_mask(mask, volume.shape, da), "values")
     parts = decompose(volume[used], used, n_modes)
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(check_random_state(random_state))
     out = np.full((n, *volume.shape), np.nan, dtype=np.float32)
     flat = out.reshape(n, -1)
     where = np.flatnonzero(used)

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .._choices import check_choice, check_integer
+from .._choices import check_choice, check_integer, check_random_state
 from ._chunks import ExpressionMatrix, experiment_pass, scratch
 from .nulls import (
     METHODS,
@@ -150,6 +150,7 @@ def compare_maps(
     check_choice(method, METHODS, "null method")
     n_null = check_integer(n_null, "n_null", minimum=1)
     n_modes = check_integer(n_modes, "n_modes", minimum=1)
+    check_random_state(random_state)
     va, da = _as_volume(a, "a")
     vb, db = _as_volume(b, "b")
     if va.shape != vb.shape:
@@ -157,7 +158,7 @@ def compare_maps(
     used = check_mask(mask, va.shape, da if da is not None else db)
     used = support(va, support(vb, used, "b"), "a and b together")
     x, y = va[used], vb[used]
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(check_random_state(random_state))
     nulls = []
     for one, other, name in ((x, y, "a"), (y, x, "b")):
         if np.ptp(one) == 0:
@@ -329,7 +330,7 @@ def spatial_p(
     r = np.clip(r, -1.0, 1.0)
     if fisher:
         r_group = _fisher(r, codes, int(n_groups))
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(check_random_state(random_state))
     count = np.zeros((r_group if fisher else r).shape, dtype=np.int64)
     for start in range(0, n_null, _CHUNK):
         signs = random_signs(rng, min(_CHUNK, n_null - start), k).T
