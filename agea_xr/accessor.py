@@ -452,7 +452,7 @@ class AgeaDatasetAccessor(_AgeaAccessor):
         hemisphere: str | None = None,
         connectivity: bool = False,
         n_components: int = 30,
-        n_microclusters: int = 200,
+        n_microclusters: int | None = None,
         random_state: int | None = None,
         variable: str | None = None,
     ) -> xr.DataArray:

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .._choices import check_choice, check_integer
+from .._choices import check_choice, check_integer, check_random_state
 from ..layout import EXPERIMENT, GRID_DIMS
 from ..regions import check_mapping, label_of, region_ids
 from ._chunks import cluster_client, experiment_pass, expression_matrix, one_blas_thread
@@ -175,7 +175,7 @@ def clusters(
     hemisphere: str | None = None,
     connectivity: bool = False,
     n_components: int = 30,
-    n_microclusters: int = 200,
+    n_microclusters: int | None = None,
     random_state: int | None = None,
     variable: str | None = None,
 ) -> xr.DataArray:
@@ -213,8 +213,10 @@ def clusters(
         then follow the anatomy's contiguity.
     n_components : int, default 30
         Components of the PCA (at most the number of experiments).
-    n_microclusters : int, default 200
-        Leaves of the tree (k-means clusters); all voxels when fewer.
+    n_microclusters : int, optional
+        Leaves of the tree (k-means clusters), at least the largest ``n_clusters``;
+        all voxels when fewer. Default: twice the largest ``n_clusters``, at least
+        200.
     random_state : int, optional
         Seeds the SVD and k-means: a fixed value gives the same labels on any
         scheduler (threaded or ``dask.distributed``).
@@ -242,7 +244,10 @@ def clusters(
     ------
     ValueError
         For an unknown method, a mask without voxels, fewer than 2 experiments,
-        ``n_clusters`` outside 1 .. the number of voxels, or ``genes`` on items.
+        ``n_clusters`` empty, repeated, outside 1 .. the number of voxels or above
+        ``n_microclusters``, a negative ``random_state``, or ``genes`` on items.
+    TypeError
+        For a ``random_state`` that is not an integer (or None).
     KeyError
         For an unknown gene or region.
 
@@ -260,8 +265,22 @@ def clusters(
     check_choice(method, CLUSTER_METHODS, "method", "Ward, or linkage on 1 - correlation.")
     levels = [n_clusters] if np.ndim(n_clusters) == 0 else list(n_clusters)
     levels = [check_integer(k, "n_clusters", minimum=1) for k in levels]
+    if not levels:
+        raise ValueError("n_clusters is empty: give a number of clusters, or several.")
+    repeated = sorted({k for k in levels if levels.count(k) > 1})
+    if repeated:
+        raise ValueError(f"n_clusters repeats {repeated}: give each level once.")
     n_components = check_integer(n_components, "n_components", minimum=1)
+    if n_microclusters is None:
+        n_microclusters = max(200, 2 * max(levels))
     n_microclusters = check_integer(n_microclusters, "n_microclusters", minimum=1)
+    if n_microclusters < max(levels):
+        raise ValueError(
+            f"n_clusters={max(levels)} exceeds n_microclusters={n_microclusters}, the leaves "
+            f"of the tree it is cut from: pass n_microclusters={2 * max(levels)} (or leave "
+            "it out: twice the largest n_clusters, at least 200)."
+        )
+    random_state = check_random_state(random_state, generator=False)
     mapping = check_mapping(mapping)
     if genes is not None:
         ds = ds.sel(gene=[genes] if isinstance(genes, str) else list(genes))
@@ -365,7 +384,8 @@ def agreement(c: xr.DataArray, mapping: str = "Beryl") -> pd.DataFrame:
     Raises
     ------
     ValueError
-        For an unknown mapping or a volume without ``label``.
+        For an unknown mapping, a volume that is not of integers, or one without
+        ``label``.
 
     Examples
     --------
@@ -378,6 +398,12 @@ def agreement(c: xr.DataArray, mapping: str = "Beryl") -> pd.DataFrame:
     from sklearn import metrics
 
     mapping = check_mapping(mapping)
+    if c.dtype.kind not in "iu":
+        raise ValueError(
+            f"agreement compares integer labels (0: not clustered), got a {c.dtype} volume "
+            f"{c.name!r}: pass a clusters() result or a volume of region ids; a float volume "
+            "of whole numbers converts with .fillna(0).astype(int)."
+        )
     regions = region_ids(label_of(c).values, mapping).reshape(-1)
     levels = c.transpose(..., *GRID_DIMS)
     values = levels.values.reshape(-1, regions.size)

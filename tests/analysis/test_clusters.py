@@ -96,3 +96,24 @@ def test_bad_arguments(planted):
         clusters(planted, 10_000, mask="CA1")
     with pytest.raises(ValueError, match="at least 2 experiments"):
         clusters(planted, 3, genes="Pdyn")
+    with pytest.raises(ValueError, match="n_clusters is empty"):
+        clusters(planted, [])
+    with pytest.raises(ValueError, match=r"n_clusters repeats \[3\]: give each level once"):
+        clusters(planted, [3, 5, 3])
+    with pytest.raises(ValueError, match="n_clusters=11 exceeds n_microclusters=5.*=22"):
+        clusters(planted, 11, n_microclusters=5)
+    with pytest.raises(TypeError, match="random_state must be None or a non-negative"):
+        clusters(planted, 3, random_state="x")
+    with pytest.raises(ValueError, match="random_state must be at least 0"):
+        clusters(planted, 3, random_state=-1)
+    float_labels = clusters(planted, 3, mask="CA1", random_state=0).astype(float)
+    with pytest.raises(ValueError, match=r"integer labels.*float64.*astype\(int\)"):
+        agreement(float_labels)
+
+
+def test_more_clusters_than_the_default_leaves(sample):
+    # 250 clusters: the tree gets twice as many leaves, not the old fixed 200 (which
+    # returned 200 clusters without a word)
+    c = clusters(sample, 250, random_state=0)
+    assert c.attrs["n_microclusters"] == 500
+    assert np.unique(c.values[c.values > 0]).tolist() == list(range(1, 251))
