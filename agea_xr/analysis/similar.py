@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .._choices import check_choice, check_count, check_integer
+from .._choices import check_choice, check_count, check_integer, check_random_state
 from ..layout import EXPERIMENT, GRID_DIMS
 from ..regions import check_mapping
 from ._chunks import experiment_pass, expression_matrix, one_blas_thread
@@ -236,11 +236,12 @@ def similar_genes(
         For an unknown gene symbol, experiment id or region acronym.
     ValueError
         For a map of the wrong shape or grid, a mask without voxels or where the
-        query has fewer than ``min_voxels`` values, an unknown method or
-        hemisphere, a negative or fractional ``min_voxels``/``top``, or a
-        cell-type or lipid dataset.
+        query has fewer than ``min_voxels`` values or is constant, an unknown method
+        or hemisphere, a negative or fractional ``min_voxels``/``top``/``random_state``,
+        or a cell-type or lipid dataset.
     TypeError
-        For a query of another type.
+        For a query of another type, or a ``random_state`` that is not an integer, a
+        numpy Generator or None.
 
     Examples
     --------
@@ -268,6 +269,13 @@ def similar_genes(
             f"mask {mask_words!r} (hemisphere={hemisphere!r}), fewer than min_voxels="
             f"{min_voxels}: choose a larger mask or a query measured there."
         )
+    measured = q[np.isfinite(q)]
+    if np.ptp(measured) == 0:
+        raise ValueError(
+            f"The query {words} is constant ({measured[0]:g}) on its {n_query} voxels of the "
+            f"mask {mask_words!r}: its correlation with any map is undefined. Choose a "
+            "query that varies there, or another mask."
+        )
     queries = prepare_queries(q)
     kernel = _pearson_kernel if method == "pearson" else _spearman_kernel
     matrix = expression_matrix(ds)
@@ -275,6 +283,7 @@ def similar_genes(
     nulls = None
     if n_null is not None:
         n_null = check_integer(n_null, "n_null", minimum=1)
+        check_random_state(random_state)
         if method != "pearson":
             raise ValueError("n_null (spatial p-values) needs method='pearson'.")
         used = np.zeros(values.size, dtype=bool)

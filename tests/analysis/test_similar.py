@@ -141,3 +141,10 @@ def test_bad_queries_are_named(ds):
     empty = xr.full_like(ds["expression"].isel(experiment=0, drop=True), np.nan)
     with pytest.raises(ValueError, match="has a value in 0"):
         similar_genes(ds, empty)
+    with pytest.raises(ValueError, match=r"is constant \(1\) on its .* undefined"):
+        similar_genes(ds, xr.full_like(empty, 1.0))
+    for seed in ("a", 1.5, True):  # checked before the pass, not by numpy after it
+        with pytest.raises(TypeError, match=f"random_state must be None.*got {seed!r}"):
+            similar_genes(ds, "Pdyn", n_null=5, random_state=seed)
+    with pytest.raises(ValueError, match="random_state must be at least 0, got -1"):
+        similar_genes(ds, "Pdyn", n_null=5, random_state=-1)
