@@ -153,8 +153,8 @@ def region_map(
         For a dataset without label, values without a ``region`` dimension,
         unknown acronyms (with the closest), ids unknown to iblatlas or that are
         not regions of the mapping, duplicated ids, acronyms under a ``-lr``
-        mapping, an unknown mapping, or a mapping that contradicts the values'
-        own ``mapping`` attribute.
+        mapping, an unknown mapping, a mapping that contradicts the values'
+        own ``mapping`` attribute, or values that are not numbers.
     TypeError
         For values that are neither a DataArray nor a Series.
 
@@ -182,6 +182,12 @@ def region_map(
         )
     label = label_of(obj).transpose(*GRID_DIMS)
     da = _as_region_array(values, mapping, "values")
+    if da.dtype.kind not in "biufc":
+        raise ValueError(
+            f"region_map paints numbers; the values are {da.dtype} (e.g. "
+            f"{da.values.reshape(-1)[:1].tolist()}): pass numbers per region, e.g. "
+            "pd.to_numeric(series)."
+        )
     ids = np.asarray(da["region"].values)
     _check_ids(ids, mapping)
     ids = ids.astype(np.int64)

@@ -115,6 +115,7 @@ def test_accessors_delegate(sample):
         (pd.Series([1.0, 2.0], index=[672, 672]), "Beryl", "more than once"),
         (pd.Series({123456789: 1.0}), "Beryl", "unknown to iblatlas"),
         (xr.DataArray([1.0], dims="x"), "Beryl", "no 'region' dimension"),
+        (pd.Series({"CP": "a"}), "Beryl", r"paints numbers; the values are object.*to_numeric"),
     ],
 )
 def test_bad_input_is_named(sample, values, mapping, match):
