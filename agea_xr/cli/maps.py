@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--n-null",
-        type=_options.count("--n-null"),
+        type=_options.positive("--n-null"),
         help="surrogate maps for spatial p-values and FDR q (e.g. 1000; default none)",
     )
     p.add_argument(
@@ -79,7 +79,7 @@ def run_decode(args: argparse.Namespace) -> int:
             mapping=args.mapping,
             per_gene=args.per_gene,
             min_voxels=args.min_voxels,
-            n_null=args.n_null or None,
+            n_null=args.n_null,
             random_state=args.random_state,
         )
     _write_csv(found.genes, args.csv)

@@ -53,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--n-null",
-        type=_options.count("--n-null"),
+        type=_options.positive("--n-null"),
         help="surrogate maps of the query for spatial p-values and FDR q (e.g. 1000; "
         "default none)",
     )
@@ -167,7 +167,7 @@ def run_similar(args: argparse.Namespace) -> int:
             hemisphere=args.hemisphere,
             per_gene=args.per_gene,
             min_voxels=args.min_voxels,
-            n_null=args.n_null or None,
+            n_null=args.n_null,
             random_state=args.random_state,
         )
     _write_csv(table, args.csv)
@@ -223,7 +223,7 @@ def _similar_items(args: argparse.Namespace, ds, query: str | int) -> int:
             mapping=args.mapping,
             hemisphere=args.hemisphere,
             min_voxels=args.min_voxels,
-            n_null=args.n_null or None,
+            n_null=args.n_null,
             random_state=args.random_state,
         )
     _write_csv(table, args.csv)

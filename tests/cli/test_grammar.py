@@ -157,6 +157,15 @@ def test_a_bare_path_points_to_source(synthetic_dir, capsys):
             "argument --experiment: must be a whole number, got '71717084.9': pass an integer.",
         ),
         (["demo", "--top", "-1"], "argument --top: must be at least 0, got -1."),
+        # as n_null=0 in Python: no surrogates is no p-value, not a silent "none"
+        (
+            ["similar", "Pdyn", "--sample", "--n-null", "0"],
+            "argument --n-null: must be at least 1, got 0.",
+        ),
+        (
+            ["decode", "map.nii", "--sample", "--n-null", "0"],
+            "argument --n-null: must be at least 1, got 0.",
+        ),
     ],
 )
 def test_bad_numbers_are_refused_with_the_option_named(argv, message, capsys):
