@@ -171,17 +171,38 @@ def _compute_context(args: argparse.Namespace) -> Iterator[None]:
         return
     with dask.config.set(scheduler=args.scheduler), contextlib.ExitStack() as stack:
         if args.progress:
-            from tqdm.auto import tqdm
-            from tqdm.dask import TqdmCallback
-
-            # tqdm.auto: a widget in notebooks, a bar on stderr in a terminal; shown
-            # only for computations longer than a second
-            stack.enter_context(
-                TqdmCallback(
-                    tqdm_class=tqdm, delay=PROGRESS_DELAY, file=sys.stderr, desc=args.command
-                )
-            )
+            stack.enter_context(_CommandProgress(args.command))
         yield
+
+
+class _CommandProgress:
+    """One tqdm bar on stderr for every dask computation of a command, shown after a second.
+
+    ``clusters`` runs several computations (two passes, the PCA's power iterations),
+    each under a second: a bar per computation (tqdm's ``TqdmCallback``) never showed.
+    The tasks of each computation are added to the bar's total as it starts.
+    """
+
+    def __init__(self, desc: str) -> None:
+        self.desc = desc
+
+    def __enter__(self) -> _CommandProgress:
+        from dask.callbacks import Callback
+        from tqdm.auto import tqdm  # a bar on stderr in a terminal, a widget in notebooks
+
+        bar = tqdm(total=0, desc=self.desc, unit="task", delay=PROGRESS_DELAY, file=sys.stderr)
+
+        def start(_dsk, state) -> None:
+            bar.total += sum(len(state[k]) for k in ("ready", "waiting", "running", "finished"))
+
+        self.bar = bar
+        self.callback = Callback(start_state=start, posttask=lambda *_: bar.update())
+        self.callback.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.callback.__exit__(*exc)
+        self.bar.close()
 
 
 def _print_table(table, note: str = "") -> None:

@@ -177,6 +177,27 @@ def test_progress_bar_is_tqdm_on_stderr(synthetic_dir, capsys, monkeypatch):
     assert capsys.readouterr().err == ""
 
 
+def test_one_bar_spans_every_computation_of_a_command(
+    synthetic_dir, tmp_path, capsys, monkeypatch
+):
+    # clusters computes several times, each under the delay: one bar for the command
+    # counts them all (one bar each never showed)
+    from agea_xr.cli import analysis
+
+    monkeypatch.setattr(analysis, "PROGRESS_DELAY", 0.0)
+    out = tmp_path / "c.nc"
+    argv = ["clusters", "--source", str(synthetic_dir), "--n", "3", "-o", str(out)]
+    assert main([*argv, "--scheduler", "synchronous"]) == 0
+    finals = [
+        line
+        for line in capsys.readouterr().err.replace("\r", "\n").splitlines()
+        if line.startswith("clusters: 100%")
+    ]
+    done, total = finals[-1].split("| ")[1].split(" ")[0].split("/")
+    assert done == total and int(total) > 20  # several computations' tasks
+    assert len({f.split("| ")[1].split(" ")[0] for f in finals}) == 1  # one bar
+
+
 def test_correlate_on_one_experiment_says_a_correlation_needs_two(tmp_path, capsys):
     one = tmp_path / "one.nc"
     assert main(["export", str(one), "--sample", "--gene", "Pdyn", "--no-progress"]) == 0
