@@ -16,9 +16,16 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .._choices import check_choice, check_count, check_integer, check_random_state
+from .._choices import (
+    check_bool,
+    check_choice,
+    check_count,
+    check_integer,
+    check_random_state,
+)
 from ..layout import EXPERIMENT, GRID_DIMS
 from ..regions import check_mapping
+from ..stacks import names_of
 from ._chunks import experiment_pass, expression_matrix, one_blas_thread
 from ._masks import describe, selection_mask
 from ._pairwise import PAIR_FIELDS, pairwise_sums, pearson, prepare_queries, rank_sums
@@ -99,6 +106,12 @@ def query_map(ds: xr.Dataset, query: Any) -> tuple[np.ndarray, str, int | None]:
     from ..genes import gene
 
     if isinstance(query, str):
+        genes = names_of(ds["gene"].values) if "gene" in ds.coords else []
+        if query.strip().isdigit() and query.strip() not in set(genes):
+            raise KeyError(
+                f"Gene {query!r} is not in this dataset; experiment ids are integers: pass "
+                f"{int(query)} for experiment {int(query)}."
+            )
         volume = gene(ds, query, combine=None)
         experiments = [int(e) for e in np.asarray(volume[EXPERIMENT].values)]
         values = volume.transpose(EXPERIMENT, *GRID_DIMS).values.astype(np.float64)
@@ -254,6 +267,7 @@ def similar_genes(
 
     check_choice(method, SIMILARITY_METHODS, "method", "Spearman ranks each map's voxels.")
     min_voxels = check_count(min_voxels, "min_voxels")
+    check_bool(per_gene, "per_gene")
     if top is not None:
         top = check_count(top, "top")
     mapping = check_mapping(mapping)

@@ -148,3 +148,8 @@ def test_bad_queries_are_named(ds):
             similar_genes(ds, "Pdyn", n_null=5, random_state=seed)
     with pytest.raises(ValueError, match="random_state must be at least 0, got -1"):
         similar_genes(ds, "Pdyn", n_null=5, random_state=-1)
+    experiment = int(ds["experiment"].values[0])
+    with pytest.raises(KeyError, match=f"experiment ids are integers: pass {experiment} for"):
+        similar_genes(ds, str(experiment))
+    with pytest.raises(TypeError, match="per_gene must be"):
+        similar_genes(ds, "Pdyn", per_gene="yes")
